@@ -1,0 +1,1 @@
+"""Pytest-native evaluation and prompt-optimization harness for LLM agents."""

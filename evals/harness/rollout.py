@@ -1,0 +1,56 @@
+"""Rollouts: what one run of the agent on one task produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: str  # raw JSON text, exactly as the model sent it
+    result: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+
+    def add(self, other: "Usage") -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.calls += other.calls
+
+
+@dataclass
+class Rollout:
+    """The trace of one attempt: messages, tool calls, final text and parsed choice.
+
+    `error` is set when the attempt ended without a usable answer (API error,
+    turn limit, bad tool call); graders then score it 0 with that reason.
+    """
+
+    task_id: str
+    repeat: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    final_text: str | None = None
+    choice: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    grading_usage: Usage = field(default_factory=Usage)  # model-graded scoring, e.g. the judge
+    latency_s: float = 0.0
+    error: str | None = None
+    # api, malformed, turn_limit, bad_tool_call: what kind of failure `error` describes.
+    error_kind: str | None = None
+
+    def fail(self, kind: str, reason: str) -> None:
+        self.error_kind, self.error = kind, reason
+
+    @property
+    def transport_failed(self) -> bool:
+        """The service failed (not the model): such a run is never recorded as an answer."""
+        return self.error_kind in ("api", "malformed")

@@ -1,0 +1,19 @@
+"""Credential scanning before anything is written to disk."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from evals.harness.errors import InputError
+
+# Shorter values would match by accident in ordinary text.
+MIN_SECRET_LENGTH = 8
+
+
+class SecretLeakError(InputError):
+    pass
+
+
+def find_secrets(text: str, secrets: Sequence[tuple[str, str]]) -> list[str]:
+    """Names of the credential variables whose values occur in `text`."""
+    return [name for name, value in secrets if len(value) >= MIN_SECRET_LENGTH and value in text]

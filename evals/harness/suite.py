@@ -1,0 +1,43 @@
+"""What a domain hands the harness: tasks, a prompt, an agent and its graders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping, Protocol, Sequence
+
+import openai
+
+from evals.harness.agent import Decoding
+from evals.harness.config import EvalConfig
+from evals.harness.prompt import PromptTemplate
+from evals.harness.rollout import Rollout
+from evals.harness.runner import Solver
+from evals.harness.score import Grader
+from evals.harness.task import Task
+
+HeadersFor = Callable[[Task, int], Mapping[str, str]]
+
+
+class LoadedSuite(Protocol):
+    tasks: Sequence[Task]
+    prompt: PromptTemplate
+
+    def solver(self, client: openai.AsyncOpenAI, decoding: Decoding, headers_for: HeadersFor) -> Solver: ...
+
+    def graders(self) -> Mapping[str, Grader]:
+        """Graders that need no model; the harness adds the LLM judge itself."""
+        ...
+
+    def describe(self, rollout: Rollout) -> str:
+        """The answer as the report shows it (the parsed choice, say)."""
+        ...
+
+
+class Suite(Protocol):
+    name: str
+    # The suite's own [tool.evals] keys and their defaults (a rooms file, say).
+    settings: Mapping[str, str]
+
+    def load(self, config: EvalConfig, root: Path) -> LoadedSuite:
+        """Read and check every input; raise InputError before any model is called."""
+        ...

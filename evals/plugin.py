@@ -1,0 +1,234 @@
+"""The pytest face of the harness: options, the `eval_case` fixture, baseline xfails and the report.
+
+Every case of a suite module (one that defines `SUITE`) runs in one concurrent
+batch the first time a case is needed; each test then checks its own result.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from evals.harness.backend import LLM_CHOICES, resolve_backend
+from evals.harness.baseline import load_baseline, updated_baseline, write_baseline
+from evals.harness.cassette import RECORD_MODES, CassetteMiss, secrets_from_env
+from evals.harness.config import load_config
+from evals.harness.errors import InputError
+from evals.harness.evaluation import Evaluation
+from evals.harness.report import render_scores, write_report
+from evals.harness.runner import CaseResult
+from evals.harness.task import Task
+
+STATE = pytest.StashKey["EvalSession"]()
+
+
+class CaseBelowThreshold(AssertionError):
+    """The case ran and was scored, below the pass threshold."""
+
+
+class CaseOutcome:
+    """What a suite test sees: the scored result of its case."""
+
+    def __init__(self, result: CaseResult, threshold: float, nodeid: str, describe, options: list[str]):
+        self.result, self.threshold, self.nodeid, self.describe = result, threshold, nodeid, describe
+        self.options = options
+
+    def check(self) -> None:
+        result = self.result
+        if isinstance(result.failure, CassetteMiss):
+            miss = result.failure
+            command = " ".join(["pytest", f"'{self.nodeid}'", *self.options, f"--record-mode={miss.record_mode_hint}"])
+            pytest.fail(f"{miss}; record it with: {command}", pytrace=False)
+        if isinstance(result.failure, InputError):
+            pytest.fail(str(result.failure), pytrace=False)
+        if result.failure is not None:
+            raise result.failure
+        if not result.passed(self.threshold):
+            lines = [f"score {result.value:.2f} < threshold {self.threshold:g}; chose {self.describe(result.rollout)!r}, expected {result.task.expected!r}"]
+            lines += [f"  {name}: {score.value:.2f} {score.reason}" for name, score in result.scores.items()]
+            raise CaseBelowThreshold("\n".join(lines))
+
+
+class EvalSession:
+    """Per pytest session: settings, one Evaluation per suite, and the results so far."""
+
+    def __init__(self, config: pytest.Config):
+        self.pytest_config = config
+        self.root = Path(config.rootpath)
+        overrides: dict[str, object] = {}
+        for item in config.getoption("eval_set") or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise pytest.UsageError(f"--set {item}: expected KEY=VALUE, e.g. --set models.agent=gpt-4.1-mini")
+            overrides[key.strip()] = value
+        for option, key in (("eval_tasks", "tasks"), ("eval_prompt", "prompt"), ("eval_concurrency", "concurrency"), ("eval_max_turns", "max_turns")):
+            value = config.getoption(option)
+            if value is not None:
+                overrides[key] = value
+        self.record_mode = config.getoption("record_mode")
+        self.environ = dict(os.environ)
+        try:
+            self.config = load_config(self.root / "pyproject.toml", overrides)
+            self.backend = resolve_backend(
+                config.getoption("llm"),
+                self.record_mode != "none",
+                self.environ,
+                {"agent": self.config.azure.agent_deployment, "judge": self.config.azure.judge_deployment},
+            )
+            self.baseline = load_baseline(self.config.resolve(self.root, self.config.baseline))
+        except InputError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.threshold = float(config.getini("eval_pass_threshold"))
+        self.evaluations: dict[str, Evaluation] = {}
+        self.results: dict[str, dict[str, CaseResult]] = {}
+        self.tasks: dict[str, Task] = {}
+
+    def rerun_options(self) -> list[str]:
+        """This session's options that change what is sent (prompt, tasks, settings), for a re-record command."""
+        args = list(self.pytest_config.invocation_params.args)
+        kept: list[str] = []
+        takes_value = ("--prompt", "--tasks", "--set", "--max-turns", "--llm")
+        for index, arg in enumerate(args):
+            if arg.startswith(tuple(f"{opt}=" for opt in takes_value)):
+                kept.append(arg)
+            elif arg in takes_value and index + 1 < len(args):
+                kept.append(f"{arg}={args[index + 1]}")
+        return kept
+
+    def evaluation(self, suite) -> Evaluation:
+        if suite.name not in self.evaluations:
+            self.evaluations[suite.name] = Evaluation(
+                suite, self.config, self.root, self.backend, self.record_mode, self.environ
+            )
+        return self.evaluations[suite.name]
+
+    def result_for(self, item: pytest.Item, suite, task: Task) -> CaseResult:
+        done = self.results.setdefault(suite.name, {})
+        if task.id not in done:
+            # First case of this suite: run every selected case of the suite in one concurrent batch.
+            wanted = [
+                it.callspec.params["eval_case"]
+                for it in item.session.items
+                if isinstance(it, pytest.Function)
+                and "eval_case" in getattr(getattr(it, "callspec", None), "params", {})
+                and getattr(it.module, "SUITE", None) is suite
+                and it.callspec.params["eval_case"].id not in done
+            ]
+            if task not in wanted:
+                wanted.append(task)
+            try:
+                results = self.evaluation(suite).run(wanted)
+            except Exception as exc:  # the batch broke: every case it held fails with that reason, once
+                results = [CaseResult(task=t, repeat=0, failure=exc) for t in wanted]
+            for result in results:
+                done[result.task.id] = result
+        return done[task.id]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evals", "LLM agent evaluation")
+    group.addoption("--llm", choices=LLM_CHOICES, default=None,
+                    help="answer live from this backend instead of replaying cassettes (auto: Azure, then OpenAI, then the simulator)")
+    group.addoption("--record-mode", choices=RECORD_MODES, default="none",
+                    help="vcrpy record mode; none (default) replays only and never touches the network")
+    group.addoption("--concurrency", dest="eval_concurrency", type=int, default=None, help="rollouts in flight at once (default 8)")
+    group.addoption("--max-turns", dest="eval_max_turns", type=int, default=None, help="model calls per rollout (default 2: one tool round, then the answer)")
+    group.addoption("--tasks", dest="eval_tasks", default=None, help="task JSONL file (overrides [tool.evals] tasks)")
+    group.addoption("--prompt", dest="eval_prompt", default=None, help="prompt template file (overrides [tool.evals] prompt)")
+    group.addoption("--set", dest="eval_set", action="append", metavar="KEY=VALUE", help="override any [tool.evals] setting, e.g. --set graders.judge=0")
+    group.addoption("--update-baseline", action="store_true", help="rewrite the baseline file with this run's scores")
+    parser.addini("eval_pass_threshold", "score a case needs to pass", type="float", default=0.8)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[STATE] = EvalSession(config)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash[STATE]
+    line = f"evals: {state.backend.label}, record mode {state.record_mode}, agent model {state.config.model_for('agent')}"
+    if state.backend.is_simulator and config.getoption("llm") in (None, "auto"):
+        line += "  [no credentials found: using the offline SIMULATOR, not a real model]"
+    return [line]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "eval_case" not in metafunc.fixturenames:
+        return
+    suite = getattr(metafunc.module, "SUITE", None)
+    if suite is None:
+        raise pytest.Collector.CollectError(f"{metafunc.module.__file__}: uses eval_case but defines no SUITE; add SUITE = <your suite>")
+    state = metafunc.config.stash[STATE]
+    try:
+        tasks = list(state.evaluation(suite).loaded.tasks)
+    except InputError as exc:
+        raise pytest.Collector.CollectError(str(exc)) from None
+    for task in tasks:
+        state.tasks[task.id] = task
+    metafunc.parametrize("eval_case", tasks, ids=[task.id for task in tasks], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[STATE]
+    if state.baseline is None:
+        return
+    for item in items:
+        task = getattr(getattr(item, "callspec", None), "params", {}).get("eval_case")
+        if isinstance(task, Task) and state.baseline.known_failure(task.id):
+            item.add_marker(pytest.mark.xfail(
+                reason=f"known failure in {state.baseline.path.name}", raises=CaseBelowThreshold, strict=False))
+
+
+@pytest.fixture
+def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
+    state: EvalSession = request.config.stash[STATE]
+    suite = request.module.SUITE
+    task: Task = request.param
+    result = state.result_for(request.node, suite, task)
+    evaluation = state.evaluation(suite)
+    rollout = result.rollout
+    props = request.node.user_properties
+    props.append(("eval_score", round(result.value, 4)))
+    props.append(("eval_choice", evaluation.describe(rollout)))
+    props.append(("eval_expected", task.expected))
+    props.append(("eval_reasons", "; ".join(f"{n}={s.value:.2f} {s.reason}" for n, s in result.scores.items())))
+    if rollout is not None:
+        props.append(("eval_tokens_in", rollout.usage.input_tokens + rollout.grading_usage.input_tokens))
+        props.append(("eval_tokens_out", rollout.usage.output_tokens + rollout.grading_usage.output_tokens))
+    return CaseOutcome(result, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # under xdist only the controller writes shared files
+    state: EvalSession = session.config.stash[STATE]
+    for name, results in state.results.items():
+        evaluation = state.evaluations[name]
+        info = evaluation.info()
+        reports = state.config.resolve(state.root, state.config.reports)
+        secrets = secrets_from_env(state.config.secret_env, state.environ)
+        text = render_scores(info, list(results.values()), state.threshold, evaluation.describe)
+        write_report(reports / "scores.md", text, secrets)
+        if session.config.getoption("update_baseline"):
+            meta = {"suite": info.suite, "agent_model": info.agent_model, "prompt_version": info.prompt_version,
+                    "judge_model": info.judge_model, "grader_weights": dict(state.config.graders)}
+            document = updated_baseline(state.baseline, results.values(), state.threshold, meta)
+            write_baseline(state.config.resolve(state.root, state.config.baseline), document)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state: EvalSession = config.stash[STATE]
+    for name, results in state.results.items():
+        values = list(results.values())
+        if not values:
+            continue
+        passed = sum(r.passed(state.threshold) for r in values)
+        mean = sum(r.value for r in values) / len(values)
+        mode = state.evaluations[name].mode
+        terminalreporter.write_line(
+            f"evals {name}: {len(values)} cases ({mode}), {passed} passed, mean score {mean:.3f} -> "
+            f"{Path(state.config.reports) / 'scores.md'}"
+            + ("; baseline updated" if config.getoption("update_baseline") else "")
+        )

@@ -1,0 +1,45 @@
+"""HTTP routing shared by the in-process transport and the stdlib server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .completion import MODEL_NAME, SIMULATOR_HEADER
+from .conversation import SimRequestError
+from .model import respond
+
+HEADERS = {"content-type": "application/json", SIMULATOR_HEADER[0]: SIMULATOR_HEADER[1]}
+
+
+def error_body(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    """An OpenAI-style error object."""
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def models_body() -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "evals.sim"}]}
+
+
+def route(method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """(status, JSON body) for one HTTP request; `path` excludes the query string."""
+    path = path.rstrip("/")
+    if method == "POST" and path.endswith("/chat/completions"):
+        try:
+            request = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return 400, error_body(f"request body is not valid JSON: {exc}")
+        try:
+            return 200, respond(request)
+        except SimRequestError as exc:
+            return 400, error_body(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a client should get a JSON error, not a dropped connection
+            return 500, error_body(f"simulator failed on this request: {type(exc).__name__}: {exc}", "server_error")
+    if method == "GET" and path.endswith("/models"):
+        return 200, models_body()
+    return 404, error_body(f"no route for {method} {path or '/'}; the simulator serves POST .../chat/completions")
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; dict order is fixed by construction, so equal payloads give equal bytes."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,9 @@
+"""The room-selection suite: one test per task in the tasks file, scored by the graders."""
+
+from evals.rooms.suite import RoomSuite
+
+SUITE = RoomSuite()
+
+
+def test_room_task(eval_case):
+    eval_case.check()

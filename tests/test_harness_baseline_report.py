@@ -1,0 +1,205 @@
+"""The baseline file and the scores report."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from evals.harness.baseline import FORMAT, Baseline, BaselineCase, BaselineError, load_baseline, updated_baseline, write_baseline
+from evals.harness.evaluation import RunInfo
+from evals.harness.report import SIMULATOR_NOTE, render_scores, write_report
+from evals.harness.rollout import Rollout, Usage
+from evals.harness.runner import CaseResult
+from evals.harness.score import Score
+from evals.harness.secrets import SecretLeakError
+
+THRESHOLD = 0.8
+
+
+def result(case_id: str, value: float | None, repeat: int = 0, failure: Exception | None = None, choice: str = "R-1") -> CaseResult:
+    from evals.harness.task import Task
+
+    task = Task(id=case_id, input={}, expected="R-1")
+    rollout = Rollout(task_id=case_id, repeat=repeat, final_text=choice, choice=choice, usage=Usage(100, 10, 2), grading_usage=Usage(30, 5, 1))
+    score = None if value is None else Score(value, "all graders satisfied" if value == 1 else f"chose {choice}, expected R-1")
+    return CaseResult(task=task, repeat=repeat, rollout=rollout, scores={"exact_choice": score} if score else {}, score=score, failure=failure)
+
+
+# --- load_baseline ---------------------------------------------------------------------------------
+
+
+def test_missing_baseline_is_none(tmp_path):
+    assert load_baseline(tmp_path / "reports" / "baseline.json") is None
+
+
+def test_baseline_round_trip(tmp_path):
+    path = tmp_path / "reports" / "baseline.json"
+    document = updated_baseline(None, [result("a", 1.0), result("b", 0.2)], THRESHOLD, {"suite": "rooms"})
+    write_baseline(path, document)
+    baseline = load_baseline(path)
+    assert baseline.path == path
+    assert baseline.cases == {"a": BaselineCase(1.0, True), "b": BaselineCase(0.2, False)}
+    assert baseline.meta == {"suite": "rooms", "threshold": THRESHOLD}
+    assert not baseline.known_failure("a")
+    assert baseline.known_failure("b")
+    assert not baseline.known_failure("never-ran")
+    # Written sorted and indented, so diffs read well.
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=1, sort_keys=True) + "\n"
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        pytest.param("{not json", "not valid JSON", id="corrupt"),
+        pytest.param("", "not valid JSON", id="empty"),
+        pytest.param('{"cases": {}}', "not a baseline of format 1", id="no-format"),
+        pytest.param('{"format": 0, "cases": {}}', "not a baseline of format 1", id="old-format"),
+        pytest.param('{"format": 1, "cases": []}', "not a baseline of format 1", id="cases-not-object"),
+        pytest.param('[{"id": "a", "score": 1}]', "not a baseline of format 1", id="list"),
+        pytest.param('{"format": 1, "cases": {"a": {"score": 1}}}', "case 'a' lacks a numeric score and a passed flag", id="no-passed"),
+        pytest.param('{"format": 1, "cases": {"a": {"score": "x", "passed": true}}}', "case 'a' lacks a numeric score", id="bad-score"),
+        pytest.param('{"format": 1, "cases": {"a": 0.5}}', "case 'a' lacks", id="entry-not-object"),
+        # A hand-edited flag: the string "false" must not silently read as passed.
+        pytest.param('{"format": 1, "cases": {"a": {"score": 0.2, "passed": "false"}}}', "case 'a' lacks", id="passed-as-string"),
+    ],
+)
+def test_unusable_baseline_is_a_one_line_error(tmp_path, content, fragment):
+    path = tmp_path / "baseline.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(BaselineError) as info:
+        load_baseline(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert fragment in message
+    assert message.endswith("restore it from git, or rewrite it with --update-baseline")
+
+
+# --- updated_baseline ------------------------------------------------------------------------------
+
+
+def test_updated_baseline_replaces_cases_that_ran_and_keeps_the_others(tmp_path):
+    old = Baseline(
+        path=tmp_path / "b.json",
+        cases={"kept": BaselineCase(0.9, True), "rerun": BaselineCase(0.1, False), "missed": BaselineCase(1.0, True)},
+        meta={"prompt_version": "old"},
+    )
+    results = [
+        result("rerun", 0.95),
+        result("new", 0.3),
+        result("missed", None, failure=RuntimeError("cassette miss")),  # did not get a score: keep the old entry
+        result("rerun", 0.0, repeat=1),  # only repeat 0 is the baseline
+    ]
+    document = updated_baseline(old, results, THRESHOLD, {"prompt_version": "new", "suite": "rooms"})
+    assert document == {
+        "format": FORMAT,
+        "prompt_version": "new",
+        "suite": "rooms",
+        "threshold": THRESHOLD,
+        "cases": {
+            "kept": {"score": 0.9, "passed": True},
+            "missed": {"score": 1.0, "passed": True},
+            "new": {"score": 0.3, "passed": False},
+            "rerun": {"score": 0.95, "passed": True},
+        },
+    }
+    assert list(document["cases"]) == sorted(document["cases"])
+
+
+def test_updated_baseline_rounds_scores_and_uses_the_threshold():
+    document = updated_baseline(None, [result("a", 0.123456789), result("b", 0.8)], 0.8, {})
+    assert document["cases"]["a"] == {"score": 0.1235, "passed": False}
+    assert document["cases"]["b"] == {"score": 0.8, "passed": True}
+
+
+# --- render_scores ---------------------------------------------------------------------------------
+
+INFO = RunInfo(
+    suite="room_selector",
+    mode="replay",
+    backend="replay of recorded cassettes (offline)",
+    is_simulator=True,
+    agent_model="sim-standin-1",
+    judge_model="sim-standin-1",
+    prompt_path="prompts/room_selector.md",
+    prompt_version="abcdef123456",
+    record_mode="none",
+)
+
+
+def describe(rollout):
+    return rollout.choice if rollout else "—"
+
+
+def test_render_scores_is_deterministic_and_has_one_row_per_case_in_id_order():
+    results = [result("room-003", 0.0, choice="R-9"), result("room-001", 1.0), result("room-002", 0.5, choice="R-2|x")]
+    first = render_scores(INFO, results, THRESHOLD, describe)
+    second = render_scores(INFO, list(reversed(results)), THRESHOLD, describe)
+    assert first == second
+    assert first.endswith("\n")
+
+    # No clocks: nothing that changes from run to run.
+    assert not re.search(r"\d{1,2}:\d{2}:\d{2}", first)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", first)
+
+    rows = [line for line in first.splitlines() if re.match(r"\| room-\d{3}", line)]
+    assert [row.split("|")[1].strip() for row in rows] == ["room-001", "room-002", "room-003"]
+    assert "| pass" in rows[0] and "| FAIL" in rows[1] and "| FAIL" in rows[2]
+    assert "R-2\\|x" in rows[1]  # a pipe in a cell cannot break the table
+    assert "33.3% (1/3, threshold 0.8)" in first
+    assert "0.500" in first  # mean score
+    assert "390 / 45" in first  # agent + judge tokens, in / out
+    assert "`prompts/room_selector.md` version `abcdef123456`" in first
+
+
+def test_repeats_get_their_own_row_after_the_first():
+    text = render_scores(INFO, [result("case-a", 1.0, repeat=1), result("case-a", 1.0)], THRESHOLD, describe)
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| case-a")]
+    assert rows == ["case-a", "case-a #1"]
+
+
+def test_simulator_note_only_for_simulated_runs():
+    results = [result("a", 1.0)]
+    simulated = render_scores(INFO, results, THRESHOLD, describe)
+    assert SIMULATOR_NOTE in simulated
+    assert "sim-standin-1 (offline simulator, not a real model)" in simulated
+    real = render_scores(replace(INFO, is_simulator=False, agent_model="gpt-4.1", judge_model=""), results, THRESHOLD, describe)
+    assert SIMULATOR_NOTE not in real
+    assert "offline simulator" not in real
+    assert "not used" in real  # no judge
+
+
+def test_failures_are_reported_with_their_message():
+    text = render_scores(INFO, [result("case-a", None, failure=RuntimeError("no recording in x.json"))], THRESHOLD, describe)
+    row = next(line for line in text.splitlines() if line.startswith("| case-a"))
+    assert "FAIL" in row and "no recording in x.json" in row
+    assert "| errors" in text and re.search(r"\| errors\s+\| 1\s+\|", text)
+
+
+def test_render_scores_without_results_does_not_divide_by_zero():
+    text = render_scores(INFO, [], THRESHOLD, describe)
+    assert "n/a" in text
+
+
+# --- write_report ----------------------------------------------------------------------------------
+
+
+def test_write_report_refuses_a_secret_and_writes_otherwise(tmp_path):
+    path = tmp_path / "reports" / "scores.md"
+    secret = "sk-test-0123456789abcdef"
+    with pytest.raises(SecretLeakError) as info:
+        write_report(path, f"# Scores\nleaked {secret}\n", [("OPENAI_API_KEY", secret)])
+    assert "$OPENAI_API_KEY" in str(info.value) and secret not in str(info.value)
+    assert not path.exists()
+
+    write_report(path, "# Scores\nclean\n", [("OPENAI_API_KEY", secret)])
+    assert path.read_text(encoding="utf-8") == "# Scores\nclean\n"
+
+    with pytest.raises(SecretLeakError):
+        write_report(path, f"again {secret}", [("OPENAI_API_KEY", secret)])
+    assert path.read_text(encoding="utf-8") == "# Scores\nclean\n"  # the old report stays

@@ -1,0 +1,605 @@
+"""The pytest plugin end to end, on throwaway projects run in-process with `pytester`.
+
+Every project is self-contained: its own pyproject.toml (`[tool.pytest.ini_options]` and
+`[tool.evals]`), rooms, tasks, prompts, cassettes and reports, all under `pytester.path`.
+Models are the in-process simulator or cassettes; nothing opens a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import httpx2
+import pytest
+
+# Imported here so the plugin's modules stay loaded across in-process runs (pytester would
+# otherwise re-import openai & co. for every run).
+import evals.plugin  # noqa: F401
+from evals.harness.prompt import PromptTemplate
+from evals.harness.report import SIMULATOR_NOTE
+from evals.rooms.oracle import choose
+from evals.rooms.request import RoomRequest
+from evals.rooms.world import NO_ROOM, load_world
+from evals.sim import SimTransport
+
+REPO = Path(__file__).resolve().parents[1]
+ROOMS = REPO / "evals" / "rooms" / "data" / "rooms.json"
+
+INPUTS = {
+    "t1": {"date": "2026-03-02", "time": "10:30", "duration_min": 45, "attendees": 6, "needs": ["projector", "whiteboard"], "accessible_required": True},
+    "t2": {"date": "2026-03-03", "time": "09:00", "duration_min": 60, "attendees": 2, "needs": [], "accessible_required": False},
+    "t3": {"date": "2026-03-04", "time": "14:00", "duration_min": 30, "attendees": 4, "needs": ["whiteboard"], "accessible_required": False},
+    "t4": {"date": "2026-03-02", "time": "16:00", "duration_min": 90, "attendees": 8, "needs": ["tv"], "accessible_required": True},
+    "t5": {"date": "2026-03-03", "time": "13:00", "duration_min": 60, "attendees": 30, "needs": [], "accessible_required": False},
+    "t6": {"date": "2026-03-04", "time": "08:00", "duration_min": 120, "attendees": 3, "needs": ["videoconf"], "accessible_required": False},
+    "t7": {"date": "2026-03-02", "time": "10:00", "duration_min": 60, "attendees": 500, "needs": [], "accessible_required": False},
+}
+IDS = list(INPUTS)
+
+USER_LINE = (
+    "Find a room on {date} at {time} for {duration_min} minutes, {attendees} attendees. "
+    "Needs: {needs}. Accessible required: {accessible_required}"
+)
+WEAK = USER_LINE + "\n"
+STRONG = f"""[system]
+You book meeting rooms. Call the tool only once, then answer.
+Hard rules: the room must be free for the whole slot; its capacity must be at least the number of attendees;
+it must have all of the required equipment; it must be accessible when accessibility is required.
+Among the rooms that pass, prefer the smallest capacity surplus, then the fewest extra equipment items,
+then the nearest room, then the fewest bookings that day.
+Reply with only the room id. If no room fits, answer "No Room".
+
+[user]
+{USER_LINE}
+"""
+JUDGE = """[system]
+Be a strict grader of exact room choice.
+
+[user]
+Task output:
+{output}
+
+Task expected answer:
+final_choice: {expected}
+
+Score the match on a 0-1 scale. Return JSON: {"score": <0..1>, "reason": "<brief, at most 100 characters>"}
+"""
+PYPROJECT = """
+[tool.pytest.ini_options]
+eval_pass_threshold = 0.8
+
+[tool.evals]
+tasks = "data/tasks.jsonl"
+rooms = "data/rooms.json"
+prompt = "prompts/weak.md"
+judge_prompt = "prompts/judge.md"
+cassettes = "recorded"
+reports = "out"
+baseline = "out/baseline.json"
+
+[tool.evals.graders]
+exact_choice = 0.6
+constraints = 0.2
+judge = 0.2
+"""
+TEST_MODULE = """
+from evals.rooms.suite import RoomSuite
+
+SUITE = RoomSuite()
+
+
+def test_room_task(eval_case):
+    eval_case.check()
+"""
+SUMMARY = re.compile(r"^(PASSED|FAILED|XFAIL|XPASS|ERROR) test_rooms\.py::test_room_task\[([^\]]+)\]", re.MULTILINE)
+CASSETTES = Path("recorded") / "room_selector" / "sim-standin-1"
+
+
+def expected_choices() -> dict[str, str]:
+    world = load_world(ROOMS)
+    return {tid: choose(world, RoomRequest.from_input(inp, tid)) for tid, inp in INPUTS.items()}
+
+
+def task_lines(expected: dict[str, str]) -> list[str]:
+    return [json.dumps({"id": tid, "task_input": INPUTS[tid], "expected_choice": expected[tid]}) for tid in INPUTS]
+
+
+class Project:
+    def __init__(self, pytester: pytest.Pytester):
+        self.pytester = pytester
+        self.path = pytester.path
+        self.expected = expected_choices()
+        (self.path / "data").mkdir()
+        (self.path / "prompts").mkdir()
+        shutil.copyfile(ROOMS, self.path / "data" / "rooms.json")
+        self.write_tasks(task_lines(self.expected))
+        self.write("prompts/weak.md", WEAK)
+        self.write("prompts/strong.md", STRONG)
+        self.write("prompts/judge.md", JUDGE)
+        self.write("pyproject.toml", PYPROJECT)
+        self.write("conftest.py", 'pytest_plugins = ["evals.plugin"]\n')
+        self.write("test_rooms.py", TEST_MODULE)
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.path / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def write_tasks(self, lines: list[str]) -> None:
+        self.write("data/tasks.jsonl", "\n".join(lines) + "\n")
+
+    def run(self, *args: str) -> pytest.RunResult:
+        # -rA lists every outcome; the hypothesis plugin only slows the inner runs down.
+        return self.pytester.runpytest("-p", "no:hypothesispytest", "-rA", *args)
+
+    @staticmethod
+    def outcomes(result: pytest.RunResult) -> dict[str, str]:
+        return {case: outcome for outcome, case in SUMMARY.findall(result.stdout.str())}
+
+    @staticmethod
+    def failure_text(result: pytest.RunResult, case: str) -> str:
+        (report,) = [
+            r for r in result.reprec.getreports("pytest_runtest_logreport")
+            if r.when == "call" and r.nodeid == f"test_rooms.py::test_room_task[{case}]"
+        ]
+        return report.longreprtext
+
+    @property
+    def report(self) -> Path:
+        return self.path / "out" / "scores.md"
+
+    def report_rows(self) -> dict[str, list[str]]:
+        rows = {}
+        for line in self.report.read_text(encoding="utf-8").splitlines():
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells and cells[0] in INPUTS:
+                rows[cells[0]] = cells
+        return rows
+
+    def cases_section(self) -> str:
+        text = self.report.read_text(encoding="utf-8")
+        return text[text.index("## Cases") :]
+
+    def cassette_files(self) -> dict[str, bytes]:
+        root = self.path / "recorded"
+        return {str(p.relative_to(self.path)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} if root.exists() else {}
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Project:
+    for name in (
+        "OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
+        "AZURE_OPENAI_API_VERSION", "EVALS_AGENT_MODEL", "EVALS_JUDGE_MODEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    pytester.syspathinsert(REPO)
+    return Project(pytester)
+
+
+@pytest.fixture
+def forbid_models(monkeypatch: pytest.MonkeyPatch):
+    """Call it to make any later model call (simulator or real HTTP) fail loudly; returns the attempts."""
+    calls: list[str] = []
+
+    def install() -> list[str]:
+        async def refuse(self, request):
+            calls.append(f"{type(self).__name__} {request.method} {request.url}")
+            raise AssertionError("a model was called")
+
+        monkeypatch.setattr(SimTransport, "handle_async_request", refuse)
+        monkeypatch.setattr(httpx2.AsyncHTTPTransport, "handle_async_request", refuse)
+        return calls
+
+    return install
+
+
+@pytest.fixture
+def no_model(forbid_models) -> list[str]:
+    """No model may be called at all in this test."""
+    return forbid_models()
+
+
+def test_the_fixture_tasks_cover_rooms_and_no_room():
+    expected = expected_choices()
+    assert NO_ROOM in expected.values()
+    assert len(set(expected.values())) >= 5
+
+
+# --- (a) one test per task, and the report ------------------------------------------------------
+
+
+def test_each_task_is_its_own_test_and_the_report_has_a_row_per_task(project):
+    collected = project.run("--collect-only", "-q")
+    assert [line for line in collected.outlines if "::" in line] == [f"test_rooms.py::test_room_task[{tid}]" for tid in IDS]
+
+    result = project.run("--llm=sim")
+    outcomes = project.outcomes(result)
+    assert set(outcomes) == set(IDS)
+    assert set(outcomes.values()) <= {"PASSED", "FAILED"}
+    result.stdout.fnmatch_lines(["evals: simulator (evals.sim, in-process; not a real model), record mode none, *"])
+    result.stdout.fnmatch_lines([f"evals room_selector: {len(IDS)} cases (live), * passed, mean score * -> out/scores.md"])
+
+    text = project.report.read_text(encoding="utf-8")
+    assert SIMULATOR_NOTE in text
+    assert f"`prompts/weak.md` version `{PromptTemplate(Path('x'), WEAK).version}`" in text
+    rows = project.report_rows()
+    assert list(rows) == sorted(IDS)  # one row per task, in id order
+    for tid, cells in rows.items():
+        assert cells[1] == project.expected[tid]
+        assert cells[4] == ("pass" if outcomes[tid] == "PASSED" else "FAIL")
+    # Live runs use no cassettes; nothing is written besides the report.
+    assert not (project.path / "recorded").exists()
+    assert sorted(p.name for p in (project.path / "out").iterdir()) == ["scores.md"]
+
+
+def test_a_selected_subset_runs_only_its_cases(project):
+    result = project.run("--llm=sim", "-k", "t2 or t5")
+    assert set(project.outcomes(result)) == {"t2", "t5"}
+    assert set(project.report_rows()) == {"t2", "t5"}
+
+
+# --- (b) record, then replay offline --------------------------------------------------------------
+
+
+def test_record_writes_one_cassette_per_case_and_replay_repeats_the_outcomes(project, forbid_models):
+    recorded = project.run("--record-mode=all")
+    recorded.stdout.fnmatch_lines(["evals: simulator *record mode all*[[]no credentials found: using the offline SIMULATOR, not a real model[]]"])
+    record_outcomes = project.outcomes(recorded)
+    assert set(record_outcomes) == set(IDS)
+    files = project.cassette_files()
+    assert sorted(files) == sorted(str(CASSETTES / f"{tid}.r0.json") for tid in IDS)
+    for tid in IDS:
+        data = json.loads(files[str(CASSETTES / f"{tid}.r0.json")])
+        assert data["metadata"]["recorded_with"].startswith("simulator")
+        sent = json.dumps([i["request"]["body"] for i in data["interactions"]])
+        # Only this case's traffic: its own date/time and attendees, nobody else's.
+        assert f"{INPUTS[tid]['attendees']} attendees" in sent
+        for other in IDS:
+            if INPUTS[other]["attendees"] != INPUTS[tid]["attendees"]:
+                assert f"{INPUTS[other]['attendees']} attendees" not in sent
+    record_cases = project.cases_section()
+
+    calls = forbid_models()  # from here on, reaching the simulator or the network fails the case
+    replayed = project.run()
+    replayed.stdout.fnmatch_lines(["evals: replay of recorded cassettes (offline), record mode none, *"])
+    assert project.outcomes(replayed) == record_outcomes
+    assert calls == []
+    assert project.cases_section() == record_cases  # same choices, scores and reasons
+    text = project.report.read_text(encoding="utf-8")
+    assert "| mode            | replay (record mode `none`)" in text
+    assert SIMULATOR_NOTE in text  # the answers still came from the simulator
+    assert project.cassette_files() == files  # replay never rewrites a cassette
+    assert replayed.ret == recorded.ret
+
+
+# --- (c) misses ---------------------------------------------------------------------------------
+
+
+def test_replay_with_a_changed_prompt_fails_each_case_with_a_rerecord_command(project, forbid_models):
+    project.run("--record-mode=all")
+    files = project.cassette_files()
+    no_model = forbid_models()
+    project.write("prompts/changed.md", "Please. " + WEAK)
+
+    result = project.run("--prompt=prompts/changed.md")
+    assert project.outcomes(result) == {tid: "FAILED" for tid in IDS}
+    assert result.ret == 1
+    assert no_model == []
+    for tid in IDS:
+        message = project.failure_text(result, tid)
+        message = message.strip()
+        assert "\n" not in message
+        assert message.startswith(f"case {tid} (repeat 0): no recording in {CASSETTES / f'{tid}.r0.json'}: ")
+        assert "the request differs from the recording: body.messages[0].content differs" in message
+        assert message.endswith(
+            f"; record it with: pytest 'test_rooms.py::test_room_task[{tid}]' --prompt=prompts/changed.md --record-mode=all"
+        )
+    assert project.cassette_files() == files
+    rows = project.report_rows()
+    assert all(cells[4] == "FAIL" and "no recording in" in cells[5] for cells in rows.values())
+
+
+def test_a_new_case_without_a_cassette_asks_for_record_mode_once(project, forbid_models):
+    project.run("--record-mode=all")
+    no_model = forbid_models()
+    before = project.outcomes(project.run())
+    lines = task_lines(project.expected)
+    lines.append(json.dumps({"id": "t-new", "task_input": INPUTS["t2"], "expected_choice": project.expected["t2"]}))
+    project.write_tasks(lines)
+
+    result = project.run()
+    outcomes = project.outcomes(result)
+    assert outcomes.pop("t-new") == "FAILED"
+    assert outcomes == before
+    message = project.failure_text(result, "t-new").strip()
+    assert "case t-new (repeat 0)" in message
+    assert "the cassette file does not exist" in message
+    assert message.endswith("record it with: pytest 'test_rooms.py::test_room_task[t-new]' --record-mode=once")
+    assert not (project.path / CASSETTES / "t-new.r0.json").exists()
+    assert no_model == []
+
+
+# --- (d) a prompt that states every rule ----------------------------------------------------------
+
+
+def test_strong_prompt_passes_most_cases_and_beats_the_weak_one(project):
+    weak = project.outcomes(project.run("--llm=sim"))
+    strong_result = project.run("--llm=sim", "--prompt=prompts/strong.md")
+    strong = project.outcomes(strong_result)
+    strong_passed = sum(o == "PASSED" for o in strong.values())
+    weak_passed = sum(o == "PASSED" for o in weak.values())
+    assert strong_passed >= len(IDS) - 1
+    assert strong_passed > weak_passed
+    assert "`prompts/strong.md`" in project.report.read_text(encoding="utf-8")
+
+
+# --- settings from the ini file and the command line ----------------------------------------------
+
+
+def test_pass_threshold_comes_from_the_ini_file(project):
+    strict = project.outcomes(project.run("--llm=sim"))
+    assert "FAILED" in strict.values()
+    project.write("pyproject.toml", PYPROJECT.replace("eval_pass_threshold = 0.8", "eval_pass_threshold = 0.0"))
+    lenient = project.run("--llm=sim")
+    assert project.outcomes(lenient) == {tid: "PASSED" for tid in IDS}
+    assert "threshold 0)" in project.report.read_text(encoding="utf-8")
+
+
+def test_max_turns_option_reaches_the_agent_loop(project):
+    result = project.run("--llm=sim", "--max-turns=1")
+    assert project.outcomes(result) == {tid: "FAILED" for tid in IDS}
+    rows = project.report_rows()
+    assert all("no final answer within 1 turns" in cells[5] for cells in rows.values())
+
+
+# --- (e) the baseline: known failures are xfail, regressions fail ---------------------------------
+
+
+def test_baseline_turns_known_failures_into_xfail_and_regressions_into_failures(project):
+    baseline_path = project.path / "out" / "baseline.json"
+    first = project.run("--llm=sim", "--update-baseline")
+    first.stdout.fnmatch_lines(["*; baseline updated"])
+    baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
+    assert baseline["format"] == 1
+    assert baseline["prompt_version"] == PromptTemplate(Path("x"), WEAK).version
+    assert baseline["agent_model"] == "sim-standin-1" and baseline["suite"] == "room_selector"
+    assert set(baseline["cases"]) == set(IDS)
+    outcomes = project.outcomes(first)
+    failing = sorted(tid for tid, case in baseline["cases"].items() if not case["passed"])
+    passing = sorted(tid for tid, case in baseline["cases"].items() if case["passed"])
+    assert failing == sorted(t for t, o in outcomes.items() if o == "FAILED")
+    assert failing and passing, "the weak prompt should fail some cases and pass others"
+
+    # Same prompt again: the known failures are xfailed, the run is green.
+    again = project.run("--llm=sim")
+    assert project.outcomes(again) == {**{t: "XFAIL" for t in failing}, **{t: "PASSED" for t in passing}}
+    assert again.ret == 0
+    assert json.loads(baseline_path.read_text(encoding="utf-8")) == baseline  # not updated without the flag
+
+    # A better prompt: known failures now pass -> XPASS, not strict, still green.
+    better = project.run("--llm=sim", "--prompt=prompts/strong.md")
+    better_outcomes = project.outcomes(better)
+    assert better.ret == 0
+    fixed = [t for t in failing if better_outcomes[t] == "XPASS"]
+    assert len(fixed) >= len(failing) - 1 and fixed
+    assert all(better_outcomes[t] in ("XPASS", "XFAIL") for t in failing)
+
+    # A case the baseline says passed, failing now, is a real failure.
+    regressed = failing[0]
+    edited = json.loads(baseline_path.read_text(encoding="utf-8"))
+    edited["cases"][regressed]["passed"] = True
+    baseline_path.write_text(json.dumps(edited), encoding="utf-8")
+    worse = project.run("--llm=sim")
+    worse_outcomes = project.outcomes(worse)
+    assert worse_outcomes[regressed] == "FAILED"
+    assert all(worse_outcomes[t] == "XFAIL" for t in failing if t != regressed)
+    assert worse.ret == 1
+    assert "CaseBelowThreshold: score" in project.failure_text(worse, regressed)
+
+
+def test_a_cassette_miss_on_a_known_failure_still_fails(project, forbid_models):
+    project.run("--record-mode=all", "--update-baseline")
+    no_model = forbid_models()
+    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
+    failing = sorted(tid for tid, case in baseline["cases"].items() if not case["passed"])
+    assert failing
+
+    replay = project.run()
+    assert {t: o for t, o in project.outcomes(replay).items() if t in failing} == {t: "XFAIL" for t in failing}
+
+    project.write("prompts/changed.md", "Please. " + WEAK)
+    missed = project.run("--prompt=prompts/changed.md")
+    outcomes = project.outcomes(missed)
+    assert outcomes == {tid: "FAILED" for tid in IDS}  # not XFAIL: a miss is not a known low score
+    assert missed.ret == 1
+    for tid in failing:
+        assert "no recording in" in project.failure_text(missed, tid)
+    assert no_model == []
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+
+def test_a_case_whose_cassette_would_hold_a_secret_fails_alone(project, monkeypatch):
+    secret = "sk-test-0f1e2d3c4b5a69788796"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    lines = task_lines(project.expected)
+    lines[1] = json.dumps({"id": "t2", "task_input": {**INPUTS["t2"], "needs": [secret]}, "expected_choice": NO_ROOM})
+    project.write_tasks(lines)
+    calls: list[str] = []
+    original = SimTransport.handle_async_request
+
+    async def counting(self, request):
+        calls.append(str(request.url))
+        return await original(self, request)
+
+    monkeypatch.setattr(SimTransport, "handle_async_request", counting)
+
+    result = project.run("--llm=sim", "--record-mode=all")
+    outcomes = project.outcomes(result)
+    # Only t2 is refused; every other case is recorded and scored as usual.
+    assert outcomes.pop("t2") == "FAILED"
+    assert set(outcomes) == set(IDS) - {"t2"}
+    assert set(outcomes.values()) <= {"PASSED", "FAILED"}
+    assert "refusing to write, it would contain the value of $OPENAI_API_KEY" in project.failure_text(result, "t2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    files = project.cassette_files()
+    assert sorted(files) == sorted(str(CASSETTES / f"{tid}.r0.json") for tid in IDS if tid != "t2")
+    # Each case ran once: at most an agent round trip and a judge call per case.
+    assert len(calls) <= 3 * len(IDS)
+    assert project.report.is_file()
+    for path in [*(project.path / "recorded").rglob("*"), *(project.path / "out").rglob("*")]:
+        if path.is_file():
+            assert secret not in path.read_text(encoding="utf-8"), path
+
+
+# --- (f) user properties in JUnit XML ------------------------------------------------------------
+
+
+def test_junitxml_carries_the_eval_properties(project):
+    result = project.run("--llm=sim", "--junitxml=out/junit.xml")
+    outcomes = project.outcomes(result)
+    tree = ET.parse(project.path / "out" / "junit.xml")
+    cases = {tc.get("name"): tc for tc in tree.iter("testcase")}
+    assert set(cases) == {f"test_room_task[{tid}]" for tid in IDS}
+    for tid in IDS:
+        testcase = cases[f"test_room_task[{tid}]"]
+        props = {p.get("name"): p.get("value") for p in testcase.iter("property")}
+        assert set(props) >= {"eval_score", "eval_choice", "eval_expected", "eval_reasons", "eval_tokens_in", "eval_tokens_out"}
+        assert props["eval_expected"] == project.expected[tid]
+        score = float(props["eval_score"])
+        assert 0.0 <= score <= 1.0
+        assert (score >= 0.8) == (outcomes[tid] == "PASSED")
+        assert (testcase.find("failure") is None) == (outcomes[tid] == "PASSED")
+        assert int(props["eval_tokens_in"]) > 0
+        assert "exact_choice=" in props["eval_reasons"]
+        if outcomes[tid] == "PASSED":
+            assert props["eval_choice"] == project.expected[tid]
+
+
+# --- (g) bad input stops the run before any model call ---------------------------------------------
+
+
+def _bad_tasks_line(project: Project) -> str:
+    lines = task_lines(project.expected)
+    lines.insert(1, '{"id": "broken", "task_input": {')
+    project.write_tasks(lines)
+    return "data/tasks.jsonl:2: not valid JSON"
+
+
+def _huge_number_in_tasks(project: Project) -> str:
+    # Valid JSON syntax that Python's decoder still refuses (more than 4300 digits).
+    lines = task_lines(project.expected)
+    lines.insert(1, '{"id": "big", "task_input": {"attendees": ' + "9" * 5000 + '}, "expected_choice": "R-101"}')
+    project.write_tasks(lines)
+    return "data/tasks.jsonl:2: "
+
+
+def _unknown_room(project: Project) -> str:
+    lines = task_lines(project.expected)
+    lines[2] = json.dumps({"id": "t3", "task_input": INPUTS["t3"], "expected_choice": "R-999"})
+    project.write_tasks(lines)
+    return "data/tasks.jsonl:3: task 't3': expected_choice 'R-999' is not a room in data/rooms.json"
+
+
+def _bad_task_input(project: Project) -> str:
+    lines = task_lines(project.expected)
+    lines[0] = json.dumps({"id": "t1", "task_input": {**INPUTS["t1"], "time": "25:00"}, "expected_choice": "R-101"})
+    project.write_tasks(lines)
+    return "data/tasks.jsonl:1: task 't1': \"time\" must be HH:MM"
+
+
+def _unknown_placeholder(project: Project) -> str:
+    project.write("prompts/weak.md", "Pick a room.\nFloor {floor}, date {date}.\n")
+    return "prompts/weak.md:2: placeholder {floor} is not a task input"
+
+
+def _missing_prompt(project: Project) -> str:
+    (project.path / "prompts" / "weak.md").unlink()
+    return "prompts/weak.md: prompt file not found"
+
+
+def _missing_judge_prompt(project: Project) -> str:
+    (project.path / "prompts" / "judge.md").unlink()
+    return "prompts/judge.md: prompt file not found"
+
+
+def _missing_rooms(project: Project) -> str:
+    (project.path / "data" / "rooms.json").unlink()
+    return "data/rooms.json: rooms file not found"
+
+
+@pytest.mark.parametrize(
+    "breaker",
+    [_bad_tasks_line, _huge_number_in_tasks, _unknown_room, _bad_task_input, _unknown_placeholder, _missing_prompt, _missing_judge_prompt, _missing_rooms],
+)
+@pytest.mark.parametrize("mode", [("--llm=sim",), ("--record-mode=all",)], ids=["live", "record"])
+def test_bad_input_is_a_collection_error_before_any_model_call(project, no_model, breaker, mode):
+    expected_message = breaker(project)
+    result = project.run(*mode)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    lines = result.outlines
+    header = next(i for i, line in enumerate(lines) if "ERROR collecting test_rooms.py" in line)
+    # The whole error is one line: the message, with no traceback around it.
+    shown = "\n".join(lines[header : header + 6])
+    assert expected_message in lines[header + 1], shown
+    assert lines[header + 2].startswith("====="), shown
+    assert no_model == []
+    assert not (project.path / "recorded").exists()
+    assert not (project.path / "out").exists()
+
+
+def test_prompt_option_pointing_nowhere_is_a_collection_error(project, no_model):
+    result = project.run("--llm=sim", "--prompt=prompts/nope.md")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*prompts/nope.md: prompt file not found; create it or point the prompt setting (or --prompt) at an existing file*"])
+    assert no_model == [] and not (project.path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args, setup, fragment",
+    [
+        (("--set", "max_turns=0"), None, "[tool.evals] max_turns: "),
+        (("--set", "models.planner=x"), None, "[tool.evals] models.planner: "),
+        (("--set", "nonsense"), None, "--set nonsense: expected KEY=VALUE"),
+        ((), ("out/baseline.json", "{not json"), "out/baseline.json: not valid JSON"),
+    ],
+)
+def test_bad_settings_are_a_usage_error(project, no_model, args, setup, fragment):
+    if setup:
+        project.write(*setup)
+    result = project.run("--llm=sim", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any(fragment in line for line in result.errlines), result.stderr.str()
+    assert no_model == []
+    assert not (project.path / "out" / "scores.md").exists()
+
+
+def test_eval_case_in_a_module_without_suite_is_a_collection_error(project, no_model):
+    project.write("test_nosuite.py", "def test_x(eval_case):\n    eval_case.check()\n")
+    result = project.run("--llm=sim", "test_nosuite.py")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*test_nosuite.py: uses eval_case but defines no SUITE; add SUITE = <your suite>*"])
+
+
+def test_unknown_suite_setting_is_a_collection_error(project, no_model):
+    result = project.run("--llm=sim", "--set", "roms=data/rooms.json")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*[[]tool.evals[]] roms: not a setting of the harness or of suite 'room_selector'*"])
+    assert no_model == []
+
+
+# --- (h) exit codes ---------------------------------------------------------------------------------
+
+
+def test_a_run_selecting_no_eval_test_exits_5_and_writes_nothing(project, no_model):
+    # Documented behaviour (pytest's NO_TESTS_COLLECTED), not a harness choice.
+    result = project.run("--llm=sim", "-k", "no_such_case")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED == 5
+    assert no_model == []
+    assert not (project.path / "out").exists()
