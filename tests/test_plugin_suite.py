@@ -266,7 +266,7 @@ def test_record_writes_one_cassette_per_case_and_replay_repeats_the_outcomes(pro
 
     calls = forbid_models()  # from here on, reaching the simulator or the network fails the case
     replayed = project.run()
-    replayed.stdout.fnmatch_lines(["evals: replay of recorded cassettes (offline), record mode none, *"])
+    replayed.stdout.fnmatch_lines(["evals: replay of recorded cassettes (offline*), record mode none, *"])
     assert project.outcomes(replayed) == record_outcomes
     assert calls == []
     assert project.cases_section() == record_cases  # same choices, scores and reasons

@@ -73,7 +73,7 @@ def resolve_backend(
 ) -> Backend:
     """Pick the backend: replay unless --llm is given or recording is on; `auto` prefers Azure, then OpenAI, then the simulator."""
     if llm is None and not recording:
-        return Backend("replay", "replay of recorded cassettes (offline)", base_url=REPLAY_BASE_URL)
+        return Backend("replay", "replay of recorded cassettes (offline, no network)", base_url=REPLAY_BASE_URL)
     choice = llm or "auto"
     if choice not in LLM_CHOICES:
         raise InputError(f"--llm={choice}: unknown backend; use one of {', '.join(LLM_CHOICES)}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from evals.harness.errors import InputError
+from evals.harness.errors import InputError, read_input
 
 # Group 1: an escaped `{{name}}`; group 2: a placeholder `{name}` not touching another brace.
 TOKEN = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
@@ -81,14 +81,9 @@ class PromptTemplate:
 
 def load_prompt(path: str | Path) -> PromptTemplate:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PromptFileError(
-            f"{path}: prompt file not found; create it or point the prompt setting (or --prompt) at an existing file"
-        ) from None
-    except UnicodeDecodeError:
-        raise PromptFileError(f"{path}: not UTF-8 text; save the prompt as UTF-8") from None
+    text = read_input(
+        path, PromptFileError, "prompt file", "create it or point the prompt setting (or --prompt) at an existing file"
+    )
     if not text.strip():
         raise PromptFileError(f"{path}: prompt file is empty; write the prompt template into it")
     return PromptTemplate(path=path, text=text)

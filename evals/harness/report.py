@@ -38,9 +38,12 @@ def render_scores(
     tokens_out = sum(r.rollout.usage.output_tokens + r.rollout.grading_usage.output_tokens for r in ordered if r.rollout)
     errors = sum(1 for r in ordered if r.failure or (r.rollout and r.rollout.error))
     simulated = " (offline simulator, not a real model)" if info.is_simulator else ""
+    provider = info.backend
+    if info.is_simulator and "simulator" not in provider:
+        provider += ", answers from the offline simulator (not a real model)"
     header = [
         ("suite", info.suite),
-        ("provider", info.backend + ("" if info.mode == "live" else simulated)),
+        ("provider", provider),
         ("agent model", info.agent_model + simulated),
         ("judge model", (info.judge_model + simulated) if info.judge_model else "not used"),
         ("prompt", f"`{info.prompt_path}` version `{info.prompt_version}`"),

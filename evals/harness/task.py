@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from evals.harness.errors import InputError
+from evals.harness.errors import InputError, read_input
 
 SPLITS = ("train", "validation", "holdout")
 
@@ -62,12 +62,7 @@ def parse_task_line(line: str, where: str) -> Task:
 def load_tasks(path: str | Path) -> list[Task]:
     """Read a JSONL task file; blank lines and lines starting with # are skipped."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TaskFileError(f"{path}: task file not found; check the tasks path in pyproject.toml or pass --tasks") from None
-    except UnicodeDecodeError:
-        raise TaskFileError(f"{path}: not UTF-8 text; save the task file as UTF-8 JSONL") from None
+    text = read_input(path, TaskFileError, "task file", "check the tasks path in pyproject.toml or pass --tasks", "JSONL")
     tasks: list[Task] = []
     seen: dict[str, str] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.harness.errors import read_input
 from evals.rooms.clock import is_date, minutes_of
 from evals.rooms.errors import RoomsFileError, shown
 
@@ -66,12 +67,7 @@ class World:
 def load_world(path: str | Path) -> World:
     """Read and validate a rooms file `{"rooms": [...]}`; every problem raises RoomsFileError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RoomsFileError(f"{path}: rooms file not found; check the path or create the file") from None
-    except UnicodeDecodeError:
-        raise RoomsFileError(f"{path}: not UTF-8 text; save the rooms file as UTF-8 JSON") from None
+    text = read_input(path, RoomsFileError, "rooms file", "check the path or create the file", "JSON")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
