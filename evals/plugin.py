@@ -82,6 +82,9 @@ class EvalSession:
             raise pytest.UsageError(str(exc)) from None
         self.threshold = float(config.getini("eval_pass_threshold"))
         self.evaluations: dict[str, Evaluation] = {}
+        # Smallest failing case a property test found, per suite: shown in the report.
+        self.minimal_failures: dict[str, list[CaseResult]] = {}
+        self.property_outcomes: dict[str, bool] = {}
         self.results: dict[str, dict[str, CaseResult]] = {}
         self.tasks: dict[str, Task] = {}
 
@@ -143,6 +146,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "eval_property: a property test of the agent over generated cases; its pass state is kept in the baseline",
+    )
     config.stash[STATE] = EvalSession(config)
 
 
@@ -179,6 +186,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if isinstance(task, Task) and state.baseline.known_failure(task.id):
             item.add_marker(pytest.mark.xfail(
                 reason=f"known failure in {state.baseline.path.name}", raises=CaseBelowThreshold, strict=False))
+        elif item.get_closest_marker("eval_property") and state.baseline.known_property_failure(item.nodeid):
+            # Only a wrong answer is a known failure; a cassette miss (pytest.fail) still fails.
+            item.add_marker(pytest.mark.xfail(
+                reason=f"known failure in {state.baseline.path.name}", raises=AssertionError, strict=False))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.when == "call" and item.get_closest_marker("eval_property"):
+        state: EvalSession = item.config.stash[STATE]
+        # An xfailed run is a failure, an xpassed one a pass.
+        failed = report.failed or (report.skipped and hasattr(report, "wasxfail"))
+        state.property_outcomes[item.nodeid] = not failed
+    return report
 
 
 @pytest.fixture
@@ -200,6 +222,34 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
     return CaseOutcome(result, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options())
 
 
+class AdHocRunner:
+    """Runs tasks a test builds itself (Hypothesis-generated, say) through the session's backend and cassettes."""
+
+    def __init__(self, state: EvalSession):
+        self.state = state
+
+    def run(self, suite, loaded, tasks: list[Task], group: str) -> list[CaseResult]:
+        evaluation = self.state.evaluation(suite)
+        try:
+            return evaluation.run(tasks, loaded=loaded, group=group)
+        except InputError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def check(self, result: CaseResult, nodeid: str) -> None:
+        """Fail like a suite case does: cassette misses name the command that records them."""
+        CaseOutcome(result, self.state.threshold, nodeid, lambda r: getattr(r, "choice", None) or "—",
+                    self.state.rerun_options()).check()
+
+    def note_failure(self, suite, result: CaseResult) -> None:
+        """Remember a failing example; Hypothesis replays the shrunk one last, so the last noted is the smallest."""
+        self.state.minimal_failures.setdefault(suite.name, []).append(result)
+
+
+@pytest.fixture(scope="session")
+def eval_runner(request: pytest.FixtureRequest) -> AdHocRunner:
+    return AdHocRunner(request.config.stash[STATE])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return  # under xdist only the controller writes shared files
@@ -209,12 +259,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         info = evaluation.info()
         reports = state.config.resolve(state.root, state.config.reports)
         secrets = secrets_from_env(state.config.secret_env, state.environ)
-        text = render_scores(info, list(results.values()), state.threshold, evaluation.describe)
+        minimal = state.minimal_failures.get(name, [])[-1:]
+        text = render_scores(info, list(results.values()), state.threshold, evaluation.describe, minimal)
         write_report(reports / "scores.md", text, secrets)
         if session.config.getoption("update_baseline"):
             meta = {"suite": info.suite, "agent_model": info.agent_model, "prompt_version": info.prompt_version,
                     "judge_model": info.judge_model, "grader_weights": dict(state.config.graders)}
-            document = updated_baseline(state.baseline, results.values(), state.threshold, meta)
+            document = updated_baseline(state.baseline, results.values(), state.threshold, meta, state.property_outcomes)
             write_baseline(state.config.resolve(state.root, state.config.baseline), document)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -29,10 +29,15 @@ class Baseline:
     path: Path
     cases: Mapping[str, BaselineCase]
     meta: Mapping[str, object]
+    # Property tests over generated cases, by test id: did they pass?
+    properties: Mapping[str, bool] = field(default_factory=dict)
 
     def known_failure(self, case_id: str) -> bool:
         case = self.cases.get(case_id)
         return case is not None and not case.passed
+
+    def known_property_failure(self, test_id: str) -> bool:
+        return self.properties.get(test_id) is False
 
 
 def load_baseline(path: Path) -> Baseline | None:
@@ -54,20 +59,31 @@ def load_baseline(path: Path) -> Baseline | None:
             cases[case_id] = BaselineCase(score=float(entry["score"]), passed=entry["passed"])
         except (KeyError, TypeError, ValueError):
             raise BaselineError(f"{path}: case {case_id!r} lacks a numeric score and a passed flag; {fix}") from None
-    meta = {key: value for key, value in data.items() if key not in ("format", "cases")}
-    return Baseline(path=path, cases=cases, meta=meta)
+    properties = data.get("properties", {})
+    if not isinstance(properties, dict) or not all(isinstance(v, bool) for v in properties.values()):
+        raise BaselineError(f"{path}: \"properties\" must map test ids to true or false; {fix}")
+    meta = {key: value for key, value in data.items() if key not in ("format", "cases", "properties")}
+    return Baseline(path=path, cases=cases, meta=meta, properties=properties)
 
 
 def updated_baseline(
-    old: Baseline | None, results: Iterable[CaseResult], threshold: float, meta: Mapping[str, object]
+    old: Baseline | None,
+    results: Iterable[CaseResult],
+    threshold: float,
+    meta: Mapping[str, object],
+    properties: Mapping[str, bool] | None = None,
 ) -> dict:
-    """The new baseline document: cases that ran are replaced, cases that did not are kept (like syrupy)."""
+    """The new baseline document: what ran is replaced, what did not run is kept (like syrupy)."""
     cases = {case_id: {"score": c.score, "passed": c.passed} for case_id, c in (old.cases.items() if old else [])}
     for result in results:
         if result.failure is not None or result.repeat != 0:
             continue
         cases[result.task.id] = {"score": round(result.value, 4), "passed": result.passed(threshold)}
-    return {"format": FORMAT, **meta, "threshold": threshold, "cases": dict(sorted(cases.items()))}
+    merged = {**(old.properties if old else {}), **(properties or {})}
+    document = {"format": FORMAT, **meta, "threshold": threshold, "cases": dict(sorted(cases.items()))}
+    if merged:
+        document["properties"] = dict(sorted(merged.items()))
+    return document
 
 
 def write_baseline(path: Path, document: dict) -> None:

@@ -93,24 +93,30 @@ class Evaluation:
             record_mode=self.record_mode,
         )
 
-    def case_key(self, task: Task, repeat: int) -> CaseKey:
-        return CaseKey(self.suite.name, self.config.model_for("agent"), task.id, repeat)
+    def case_key(self, task: Task, repeat: int, group: str | None = None) -> CaseKey:
+        return CaseKey(group or self.suite.name, self.config.model_for("agent"), task.id, repeat)
 
     def run(
         self,
         tasks: Sequence[Task],
         repeats: int = 1,
         on_result: Callable[[CaseResult], None] | None = None,
+        loaded: LoadedSuite | None = None,
+        group: str | None = None,
     ) -> list[CaseResult]:
-        return asyncio.run(self.run_async(tasks, repeats, on_result))
+        """Run cases; `loaded` and `group` run tasks from elsewhere (generated ones, say) under their own cassette folder."""
+        return asyncio.run(self.run_async(tasks, repeats, on_result, loaded, group))
 
     async def run_async(
         self,
         tasks: Sequence[Task],
         repeats: int = 1,
         on_result: Callable[[CaseResult], None] | None = None,
+        loaded: LoadedSuite | None = None,
+        group: str | None = None,
     ) -> list[CaseResult]:
         config = self.config
+        loaded = loaded or self.loaded
         inner = self.backend.transport(config.concurrency)
         use_cassettes = self.mode != "live"
         library = CassetteLibrary(
@@ -126,7 +132,7 @@ class Evaluation:
         def headers_for(task: Task, repeat: int) -> Mapping[str, str]:
             if not use_cassettes:
                 return {}
-            key = keys.setdefault((task.id, repeat), self.case_key(task, repeat))
+            key = keys.setdefault((task.id, repeat), self.case_key(task, repeat, group))
             return library.headers_for(key)
 
         def finished(result: CaseResult) -> None:
@@ -146,8 +152,8 @@ class Evaluation:
                 seed=config.seed,
                 max_turns=config.max_turns,
             )
-            solver = self.loaded.solver(agent_client, decoding, headers_for)
-            graders = dict(self.loaded.graders())
+            solver = loaded.solver(agent_client, decoding, headers_for)
+            graders = dict(loaded.graders())
             if self.uses_judge:
                 judge_client = self.backend.client(JUDGE, http, config.timeout_s)
                 template = load_prompt(config.resolve(self.root, config.judge_prompt))

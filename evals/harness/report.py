@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -30,6 +31,7 @@ def render_scores(
     results: Sequence[CaseResult],
     threshold: float,
     describe: Callable[[Rollout | None], str],
+    minimal_failures: Sequence[CaseResult] = (),
 ) -> str:
     ordered = sorted(results, key=lambda r: (r.task.id, r.repeat))
     passed = sum(r.passed(threshold) for r in ordered)
@@ -71,6 +73,18 @@ def render_scores(
     if info.is_simulator:
         parts += [SIMULATOR_NOTE, ""]
     parts += [tabulate(header, headers=["", ""], tablefmt="github"), ""]
+    if minimal_failures:
+        parts += ["## Smallest failing generated task", "", "Hypothesis shrank a failing property test to this case:", ""]
+        for r in minimal_failures:
+            reason = str(r.failure) if r.failure else (r.score.reason if r.score else "")
+            parts += [
+                "```json",
+                json.dumps({"id": r.task.id, "task_input": r.task.input, "expected_choice": r.task.expected}, sort_keys=True),
+                "```",
+                f"- chosen: {_cell(describe(r.rollout) if r.rollout else '—')}",
+                f"- reasons: {_cell(reason)}",
+                "",
+            ]
     parts += ["## Cases", ""]
     parts += [tabulate(rows, headers=["task", "expected", "chosen", "score", "result", "reasons"], tablefmt="github")]
     return "\n".join(parts) + "\n"
