@@ -178,7 +178,7 @@ def test_failures_are_reported_with_their_message():
     text = render_scores(INFO, [result("case-a", None, failure=RuntimeError("no recording in x.json"))], THRESHOLD, describe)
     row = next(line for line in text.splitlines() if line.startswith("| case-a"))
     assert "FAIL" in row and "no recording in x.json" in row
-    assert "| errors" in text and re.search(r"\| errors\s+\| 1\s+\|", text)
+    assert "| errors" in text and re.search(r"\| errors\s+\| 1 \(harness: 1\)\s+\|", text)
 
 
 def test_render_scores_without_results_does_not_divide_by_zero():

@@ -36,8 +36,32 @@ class Decoding:
     max_turns: int = 2
 
 
+# The SDK retries HTTP failures itself; an unreadable 200 it does not, so the loop asks again.
+MALFORMED_RETRIES = 2
+
+
 class ToolRunError(Exception):
     pass
+
+
+class MalformedResponse(Exception):
+    pass
+
+
+async def _complete(client: openai.AsyncOpenAI, request: dict[str, Any], rollout: Rollout) -> tuple[Any, Usage]:
+    """One model call: its message and usage. Malformed answers are asked again, boundedly."""
+    for attempt in range(MALFORMED_RETRIES + 1):
+        try:
+            response = await client.chat.completions.create(**request)
+            message = response.choices[0].message
+            message.tool_calls  # noqa: B018 - touch the shape the loop relies on
+            usage = response.usage
+            used = Usage(int(usage.prompt_tokens), int(usage.completion_tokens), 1) if usage is not None else Usage(calls=1)
+            return message, used
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            if attempt == MALFORMED_RETRIES:
+                raise MalformedResponse(_first_line(exc)) from exc
+            rollout.retries += 1
 
 
 def _call_tool(tool: Tool | None, name: str, raw_args: str) -> tuple[str, ToolCall]:
@@ -90,7 +114,7 @@ async def run_tool_loop(
     started = time.perf_counter()
     try:
         for _turn in range(decoding.max_turns):
-            response = await client.chat.completions.create(
+            request = dict(
                 model=decoding.model,
                 messages=rollout.messages,
                 tools=[dict(tool.spec) for tool in tools],
@@ -99,14 +123,8 @@ async def run_tool_loop(
                 seed=decoding.seed + repeat,
                 extra_headers=dict(extra_headers or {}),
             )
-            if response.usage is not None:
-                rollout.usage.add(Usage(response.usage.prompt_tokens, response.usage.completion_tokens, 1))
-            else:
-                rollout.usage.calls += 1
-            if not response.choices:
-                rollout.fail("malformed", "model returned no choices")
-                break
-            message = response.choices[0].message
+            message, used = await _complete(client, request, rollout)
+            rollout.usage.add(used)
             calls = list(message.tool_calls or [])
             entry: dict[str, Any] = {"role": "assistant", "content": message.content}
             if calls:
@@ -129,9 +147,8 @@ async def run_tool_loop(
         rollout.fail("api", f"API error {exc.status_code}: {_first_line(exc)}")
     except openai.APIError as exc:
         rollout.fail("api", f"API error: {_first_line(exc)}")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        # A malformed response body that the SDK could not turn into a completion.
-        rollout.fail("malformed", f"malformed model response: {_first_line(exc)}")
+    except MalformedResponse as exc:
+        rollout.fail("malformed", f"malformed model response after {MALFORMED_RETRIES + 1} tries: {exc}")
     rollout.latency_s = time.perf_counter() - started
     if rollout.error is None and rollout.tool_calls and all(c.error for c in rollout.tool_calls):
         rollout.fail("bad_tool_call", f"bad tool call: {rollout.tool_calls[-1].error}")

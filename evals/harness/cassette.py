@@ -321,8 +321,8 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
         content = await response.aread()  # decoded: httpx2 undoes content-encoding here
         self.library.simulator_seen |= "x-simulator" in response.headers
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
-        if 200 <= response.status_code < 300:
-            # Error answers are not model answers: they are never recorded.
+        if 200 <= response.status_code < 300 and _readable(content, response.headers.get("content-type", "")):
+            # Error answers and unreadable bodies are not model answers: they are never recorded.
             stored_headers: dict[str, list[str]] = {}
             for k, v in headers:
                 stored_headers.setdefault(k.lower(), []).append(v)
@@ -352,6 +352,16 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.library.inner.aclose()
+
+
+def _readable(content: bytes, content_type: str) -> bool:
+    if "json" not in content_type:
+        return True
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True
 
 
 def _to_httpx(stored: dict[str, Any], request: httpx2.Request) -> httpx2.Response:

@@ -15,6 +15,7 @@ from evals.harness.cassette import CassetteLibrary, CaseKey, secrets_from_env
 from evals.harness.config import EvalConfig
 from evals.harness.errors import InputError
 from evals.harness.judge import LLMJudge
+from evals.harness.metering import Meter, MeteredTransport
 from evals.harness.prompt import load_prompt
 from evals.harness.rollout import Rollout
 from evals.harness.runner import CaseResult, evaluate
@@ -37,6 +38,7 @@ class RunInfo:
     prompt_path: str
     prompt_version: str
     record_mode: str
+    http: str = ""  # what the service did (attempts, retries, failures); live and record runs only
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Evaluation:
     environ: Mapping[str, str] = field(default_factory=dict)
     loaded: LoadedSuite = field(init=False)
     simulator_seen: bool = field(init=False, default=False)
+    meter: Meter = field(init=False, default_factory=Meter)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.config.extras) - set(self.suite.settings))
@@ -91,6 +94,7 @@ class Evaluation:
             prompt_path=str(path),
             prompt_version=prompt.version,
             record_mode=self.record_mode,
+            http=self.meter.summary() if self.meter.attempts else "",
         )
 
     def case_key(self, task: Task, repeat: int, group: str | None = None) -> CaseKey:
@@ -118,6 +122,8 @@ class Evaluation:
         config = self.config
         loaded = loaded or self.loaded
         inner = self.backend.transport(config.concurrency)
+        if inner is not None:
+            inner = MeteredTransport(inner, self.meter)
         use_cassettes = self.mode != "live"
         library = CassetteLibrary(
             config.resolve(self.root, config.cassettes),

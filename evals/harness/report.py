@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -38,7 +39,13 @@ def render_scores(
     mean = sum(r.value for r in ordered) / len(ordered) if ordered else 0.0
     tokens_in = sum(r.rollout.usage.input_tokens + r.rollout.grading_usage.input_tokens for r in ordered if r.rollout)
     tokens_out = sum(r.rollout.usage.output_tokens + r.rollout.grading_usage.output_tokens for r in ordered if r.rollout)
-    errors = sum(1 for r in ordered if r.failure or (r.rollout and r.rollout.error))
+    kinds = Counter(
+        "harness" if r.failure else r.rollout.error_kind or "error"
+        for r in ordered
+        if r.failure or (r.rollout and r.rollout.error)
+    )
+    errors = sum(kinds.values())
+    retried = sum(r.rollout.retries for r in ordered if r.rollout)
     simulated = " (offline simulator, not a real model)" if info.is_simulator else ""
     provider = info.backend
     if info.is_simulator and "simulator" not in provider:
@@ -54,8 +61,12 @@ def render_scores(
         ("pass rate", f"{passed / len(ordered):.1%} ({passed}/{len(ordered)}, threshold {threshold:g})" if ordered else "n/a"),
         ("mean score", f"{mean:.3f}"),
         ("tokens in / out", f"{tokens_in} / {tokens_out}"),
-        ("errors", str(errors)),
+        ("errors", f"{errors}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})" if kinds else "")),
     ]
+    if retried:
+        header.append(("unreadable answers asked again", str(retried)))
+    if info.http:
+        header.append(("service", info.http))
     rows = []
     for r in ordered:
         reason = str(r.failure) if r.failure else (r.score.reason if r.score else "")

@@ -43,6 +43,7 @@ class Rollout:
     usage: Usage = field(default_factory=Usage)
     grading_usage: Usage = field(default_factory=Usage)  # model-graded scoring, e.g. the judge
     latency_s: float = 0.0
+    retries: int = 0  # model calls asked again because the answer was unreadable
     error: str | None = None
     # api, malformed, turn_limit, bad_tool_call: what kind of failure `error` describes.
     error_kind: str | None = None
