@@ -262,7 +262,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         minimal = state.minimal_failures.get(name, [])[-1:]
         text = render_scores(info, list(results.values()), state.threshold, evaluation.describe, minimal)
         write_report(reports / "scores.md", text, secrets)
-        if session.config.getoption("update_baseline"):
+        # An interrupted run has seen only part of the suite: it never becomes the baseline.
+        if session.config.getoption("update_baseline") and exitstatus != pytest.ExitCode.INTERRUPTED:
             meta = {"suite": info.suite, "agent_model": info.agent_model, "prompt_version": info.prompt_version,
                     "judge_model": info.judge_model, "grader_weights": dict(state.config.graders)}
             document = updated_baseline(state.baseline, results.values(), state.threshold, meta, state.property_outcomes)
