@@ -16,7 +16,8 @@ from evals.harness.baseline import load_baseline, updated_baseline, write_baseli
 from evals.harness.cassette import RECORD_MODES, CassetteMiss, secrets_from_env
 from evals.harness.config import load_config
 from evals.harness.errors import InputError
-from evals.harness.evaluation import Evaluation
+from evals.harness.evaluation import Evaluation, RunInfo
+from evals.harness.record import CaseRecord, record_case
 from evals.harness.report import render_scores, write_report
 from evals.harness.runner import CaseResult
 from evals.harness.task import Task
@@ -82,11 +83,14 @@ class EvalSession:
             raise pytest.UsageError(str(exc)) from None
         self.threshold = float(config.getini("eval_pass_threshold"))
         self.evaluations: dict[str, Evaluation] = {}
-        # Smallest failing case a property test found, per suite: shown in the report.
-        self.minimal_failures: dict[str, list[CaseResult]] = {}
+        self.results: dict[str, dict[str, CaseResult]] = {}  # this process's results, per suite
+        # A failing example noted by the running property test, attached to its report.
+        self.pending_minimal: tuple[str, CaseResult] | None = None
+        # What the report is built from, gathered from test reports (so xdist workers' too).
+        self.records: dict[str, dict[tuple[str, int], CaseRecord]] = {}
+        self.infos: dict[str, RunInfo] = {}
+        self.minimal: dict[str, CaseRecord] = {}
         self.property_outcomes: dict[str, bool] = {}
-        self.results: dict[str, dict[str, CaseResult]] = {}
-        self.tasks: dict[str, Task] = {}
 
     def rerun_options(self) -> list[str]:
         """This session's options that change what is sent (prompt, tasks, settings), for a re-record command."""
@@ -111,7 +115,8 @@ class EvalSession:
         done = self.results.setdefault(suite.name, {})
         if task.id not in done:
             # First case of this suite: run every selected case of the suite in one concurrent batch.
-            wanted = [
+            # An xdist worker cannot know which cases it will be handed, so it runs each on demand.
+            wanted = [] if hasattr(self.pytest_config, "workerinput") else [
                 it.callspec.params["eval_case"]
                 for it in item.session.items
                 if isinstance(it, pytest.Function)
@@ -150,7 +155,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "eval_property: a property test of the agent over generated cases; its pass state is kept in the baseline",
     )
-    config.stash[STATE] = EvalSession(config)
+    state = config.stash[STATE] = EvalSession(config)
+    config.pluginmanager.register(RecordCollector(state), "evals-record-collector")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -172,8 +178,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         tasks = list(state.evaluation(suite).loaded.tasks)
     except InputError as exc:
         raise pytest.Collector.CollectError(str(exc)) from None
-    for task in tasks:
-        state.tasks[task.id] = task
     metafunc.parametrize("eval_case", tasks, ids=[task.id for task in tasks], indirect=True)
 
 
@@ -197,10 +201,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if call.when == "call" and item.get_closest_marker("eval_property"):
         state: EvalSession = item.config.stash[STATE]
-        # An xfailed run is a failure, an xpassed one a pass.
-        failed = report.failed or (report.skipped and hasattr(report, "wasxfail"))
-        state.property_outcomes[item.nodeid] = not failed
+        report.user_properties.append(("eval_property", item.nodeid))
+        if state.pending_minimal is not None:
+            suite_name, result = state.pending_minimal
+            state.pending_minimal = None
+            evaluation = state.evaluations[suite_name]
+            record = record_case(result, state.threshold, evaluation.describe)
+            report.user_properties += [("eval_suite", suite_name), ("eval_minimal", record.to_json()),
+                                       ("eval_info", evaluation.info().to_json())]
     return report
+
+
+class RecordCollector:
+    """Gathers case records from test reports; under xdist the controller sees every worker's reports."""
+
+    def __init__(self, state: EvalSession):
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        props = dict(report.user_properties)
+        state, suite = self.state, props.get("eval_suite")
+        if suite and "eval_info" in props:
+            state.infos.setdefault(suite, RunInfo.from_json(props["eval_info"]))
+        if suite and "eval_record" in props:
+            record = CaseRecord.from_json(props["eval_record"])
+            state.records.setdefault(suite, {})[(record.task_id, record.repeat)] = record
+        if suite and "eval_minimal" in props:
+            state.minimal[suite] = CaseRecord.from_json(props["eval_minimal"])
+        if "eval_property" in props:
+            # An xfailed run is a failure, an xpassed one a pass.
+            failed = report.failed or (report.skipped and hasattr(report, "wasxfail"))
+            state.property_outcomes[props["eval_property"]] = not failed
 
 
 @pytest.fixture
@@ -210,15 +243,20 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
     task: Task = request.param
     result = state.result_for(request.node, suite, task)
     evaluation = state.evaluation(suite)
-    rollout = result.rollout
+    record = record_case(result, state.threshold, evaluation.describe)
     props = request.node.user_properties
-    props.append(("eval_score", round(result.value, 4)))
-    props.append(("eval_choice", evaluation.describe(rollout)))
-    props.append(("eval_expected", task.expected))
-    props.append(("eval_reasons", "; ".join(f"{n}={s.value:.2f} {s.reason}" for n, s in result.scores.items())))
-    if rollout is not None:
-        props.append(("eval_tokens_in", rollout.usage.input_tokens + rollout.grading_usage.input_tokens))
-        props.append(("eval_tokens_out", rollout.usage.output_tokens + rollout.grading_usage.output_tokens))
+    # Readable fields for JUnit XML, then the machine-readable record the report is built from.
+    props += [
+        ("eval_score", record.score),
+        ("eval_choice", record.chosen),
+        ("eval_expected", record.expected),
+        ("eval_reasons", "; ".join(f"{n}={s.value:.2f} {s.reason}" for n, s in result.scores.items()) or record.reason),
+        ("eval_tokens_in", record.tokens_in),
+        ("eval_tokens_out", record.tokens_out),
+        ("eval_suite", suite.name),
+        ("eval_record", record.to_json()),
+        ("eval_info", evaluation.info().to_json()),
+    ]
     return CaseOutcome(result, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options())
 
 
@@ -242,7 +280,8 @@ class AdHocRunner:
 
     def note_failure(self, suite, result: CaseResult) -> None:
         """Remember a failing example; Hypothesis replays the shrunk one last, so the last noted is the smallest."""
-        self.state.minimal_failures.setdefault(suite.name, []).append(result)
+        self.state.evaluation(suite)
+        self.state.pending_minimal = (suite.name, result)
 
 
 @pytest.fixture(scope="session")
@@ -254,33 +293,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return  # under xdist only the controller writes shared files
     state: EvalSession = session.config.stash[STATE]
-    for name, results in state.results.items():
-        evaluation = state.evaluations[name]
-        info = evaluation.info()
-        reports = state.config.resolve(state.root, state.config.reports)
-        secrets = secrets_from_env(state.config.secret_env, state.environ)
-        minimal = state.minimal_failures.get(name, [])[-1:]
-        text = render_scores(info, list(results.values()), state.threshold, evaluation.describe, minimal)
+    reports = state.config.resolve(state.root, state.config.reports)
+    secrets = secrets_from_env(state.config.secret_env, state.environ)
+    for name, records in state.records.items():
+        info = state.infos[name]
+        minimal = [state.minimal[name]] if name in state.minimal else []
+        text = render_scores(info, list(records.values()), state.threshold, minimal)
         write_report(reports / "scores.md", text, secrets)
         # An interrupted run has seen only part of the suite: it never becomes the baseline.
         if session.config.getoption("update_baseline") and exitstatus != pytest.ExitCode.INTERRUPTED:
             meta = {"suite": info.suite, "agent_model": info.agent_model, "prompt_version": info.prompt_version,
                     "judge_model": info.judge_model, "grader_weights": dict(state.config.graders)}
-            document = updated_baseline(state.baseline, results.values(), state.threshold, meta, state.property_outcomes)
+            document = updated_baseline(state.baseline, records.values(), state.threshold, meta, state.property_outcomes)
             write_baseline(state.config.resolve(state.root, state.config.baseline), document)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state: EvalSession = config.stash[STATE]
-    for name, results in state.results.items():
-        values = list(results.values())
+    for name, records in state.records.items():
+        values = list(records.values())
         if not values:
             continue
-        passed = sum(r.passed(state.threshold) for r in values)
-        mean = sum(r.value for r in values) / len(values)
-        mode = state.evaluations[name].mode
+        passed = sum(r.passed for r in values)
+        mean = sum(r.score for r in values) / len(values)
         terminalreporter.write_line(
-            f"evals {name}: {len(values)} cases ({mode}), {passed} passed, mean score {mean:.3f} -> "
+            f"evals {name}: {len(values)} cases ({state.infos[name].mode}), {passed} passed, mean score {mean:.3f} -> "
             f"{Path(state.config.reports) / 'scores.md'}"
             + ("; baseline updated" if config.getoption("update_baseline") else "")
         )

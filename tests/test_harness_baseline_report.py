@@ -11,6 +11,7 @@ import pytest
 
 from evals.harness.baseline import FORMAT, Baseline, BaselineCase, BaselineError, load_baseline, updated_baseline, write_baseline
 from evals.harness.evaluation import RunInfo
+from evals.harness.record import CaseRecord, record_case
 from evals.harness.report import SIMULATOR_NOTE, render_scores, write_report
 from evals.harness.rollout import Rollout, Usage
 from evals.harness.runner import CaseResult
@@ -20,13 +21,15 @@ from evals.harness.secrets import SecretLeakError
 THRESHOLD = 0.8
 
 
-def result(case_id: str, value: float | None, repeat: int = 0, failure: Exception | None = None, choice: str = "R-1") -> CaseResult:
+def result(case_id: str, value: float | None, repeat: int = 0, failure: Exception | None = None, choice: str = "R-1") -> CaseRecord:
+    """A scored case as the report and baseline see it: its record."""
     from evals.harness.task import Task
 
     task = Task(id=case_id, input={}, expected="R-1")
     rollout = Rollout(task_id=case_id, repeat=repeat, final_text=choice, choice=choice, usage=Usage(100, 10, 2), grading_usage=Usage(30, 5, 1))
     score = None if value is None else Score(value, "all graders satisfied" if value == 1 else f"chose {choice}, expected R-1")
-    return CaseResult(task=task, repeat=repeat, rollout=rollout, scores={"exact_choice": score} if score else {}, score=score, failure=failure)
+    case = CaseResult(task=task, repeat=repeat, rollout=rollout, scores={"exact_choice": score} if score else {}, score=score, failure=failure)
+    return record_case(case, THRESHOLD, lambda r: r.choice or "—")
 
 
 # --- load_baseline ---------------------------------------------------------------------------------
@@ -132,14 +135,10 @@ INFO = RunInfo(
 )
 
 
-def describe(rollout):
-    return rollout.choice if rollout else "—"
-
-
 def test_render_scores_is_deterministic_and_has_one_row_per_case_in_id_order():
     results = [result("room-003", 0.0, choice="R-9"), result("room-001", 1.0), result("room-002", 0.5, choice="R-2|x")]
-    first = render_scores(INFO, results, THRESHOLD, describe)
-    second = render_scores(INFO, list(reversed(results)), THRESHOLD, describe)
+    first = render_scores(INFO, results, THRESHOLD)
+    second = render_scores(INFO, list(reversed(results)), THRESHOLD)
     assert first == second
     assert first.endswith("\n")
 
@@ -158,31 +157,31 @@ def test_render_scores_is_deterministic_and_has_one_row_per_case_in_id_order():
 
 
 def test_repeats_get_their_own_row_after_the_first():
-    text = render_scores(INFO, [result("case-a", 1.0, repeat=1), result("case-a", 1.0)], THRESHOLD, describe)
+    text = render_scores(INFO, [result("case-a", 1.0, repeat=1), result("case-a", 1.0)], THRESHOLD)
     rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| case-a")]
     assert rows == ["case-a", "case-a #1"]
 
 
 def test_simulator_note_only_for_simulated_runs():
     results = [result("a", 1.0)]
-    simulated = render_scores(INFO, results, THRESHOLD, describe)
+    simulated = render_scores(INFO, results, THRESHOLD)
     assert SIMULATOR_NOTE in simulated
     assert "sim-standin-1 (offline simulator, not a real model)" in simulated
-    real = render_scores(replace(INFO, is_simulator=False, agent_model="gpt-4.1", judge_model=""), results, THRESHOLD, describe)
+    real = render_scores(replace(INFO, is_simulator=False, agent_model="gpt-4.1", judge_model=""), results, THRESHOLD)
     assert SIMULATOR_NOTE not in real
     assert "offline simulator" not in real
     assert "not used" in real  # no judge
 
 
 def test_failures_are_reported_with_their_message():
-    text = render_scores(INFO, [result("case-a", None, failure=RuntimeError("no recording in x.json"))], THRESHOLD, describe)
+    text = render_scores(INFO, [result("case-a", None, failure=RuntimeError("no recording in x.json"))], THRESHOLD)
     row = next(line for line in text.splitlines() if line.startswith("| case-a"))
     assert "FAIL" in row and "no recording in x.json" in row
     assert "| errors" in text and re.search(r"\| errors\s+\| 1 \(harness: 1\)\s+\|", text)
 
 
 def test_render_scores_without_results_does_not_divide_by_zero():
-    text = render_scores(INFO, [], THRESHOLD, describe)
+    text = render_scores(INFO, [], THRESHOLD)
     assert "n/a" in text
 
 

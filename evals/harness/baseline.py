@@ -9,7 +9,7 @@ from typing import Iterable, Mapping
 
 from evals.harness.atomic import write_text_atomic
 from evals.harness.errors import InputError
-from evals.harness.runner import CaseResult
+from evals.harness.record import CaseRecord
 
 FORMAT = 1
 
@@ -68,17 +68,17 @@ def load_baseline(path: Path) -> Baseline | None:
 
 def updated_baseline(
     old: Baseline | None,
-    results: Iterable[CaseResult],
+    records: Iterable[CaseRecord],
     threshold: float,
     meta: Mapping[str, object],
     properties: Mapping[str, bool] | None = None,
 ) -> dict:
     """The new baseline document: what ran is replaced, what did not run is kept (like syrupy)."""
     cases = {case_id: {"score": c.score, "passed": c.passed} for case_id, c in (old.cases.items() if old else [])}
-    for result in results:
-        if result.failure is not None or result.repeat != 0:
-            continue
-        cases[result.task.id] = {"score": round(result.value, 4), "passed": result.passed(threshold)}
+    for record in records:
+        if record.error_kind == "harness" or record.repeat != 0:
+            continue  # a case that could not run (a cassette miss, say) says nothing about the prompt
+        cases[record.task_id] = {"score": record.score, "passed": record.passed}
     merged = {**(old.properties if old else {}), **(properties or {})}
     document = {"format": FORMAT, **meta, "threshold": threshold, "cases": dict(sorted(cases.items()))}
     if merged:

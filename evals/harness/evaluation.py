@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -28,6 +29,13 @@ JUDGE = "judge"
 @dataclass(frozen=True)
 class RunInfo:
     """What the report header says about a run."""
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunInfo":
+        return cls(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
 
     suite: str
     mode: str  # replay, live or record

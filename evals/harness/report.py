@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from tabulate import tabulate
 
 from evals.harness.atomic import write_text_atomic
 from evals.harness.evaluation import RunInfo
-from evals.harness.rollout import Rollout
-from evals.harness.runner import CaseResult
+from evals.harness.record import CaseRecord
 from evals.harness.secrets import SecretLeakError, find_secrets
 
 SIMULATOR_NOTE = (
@@ -29,23 +28,19 @@ def _cell(text: str, limit: int = 160) -> str:
 
 def render_scores(
     info: RunInfo,
-    results: Sequence[CaseResult],
+    records: Sequence[CaseRecord],
     threshold: float,
-    describe: Callable[[Rollout | None], str],
-    minimal_failures: Sequence[CaseResult] = (),
+    minimal_failures: Sequence[CaseRecord] = (),
 ) -> str:
-    ordered = sorted(results, key=lambda r: (r.task.id, r.repeat))
-    passed = sum(r.passed(threshold) for r in ordered)
-    mean = sum(r.value for r in ordered) / len(ordered) if ordered else 0.0
-    tokens_in = sum(r.rollout.usage.input_tokens + r.rollout.grading_usage.input_tokens for r in ordered if r.rollout)
-    tokens_out = sum(r.rollout.usage.output_tokens + r.rollout.grading_usage.output_tokens for r in ordered if r.rollout)
-    kinds = Counter(
-        "harness" if r.failure else r.rollout.error_kind or "error"
-        for r in ordered
-        if r.failure or (r.rollout and r.rollout.error)
-    )
+    """The markdown report; the same records give the same bytes (no timestamps, stable order)."""
+    ordered = sorted(records, key=lambda r: (r.task_id, r.repeat))
+    passed = sum(r.passed for r in ordered)
+    mean = sum(r.score for r in ordered) / len(ordered) if ordered else 0.0
+    tokens_in = sum(r.tokens_in for r in ordered)
+    tokens_out = sum(r.tokens_out for r in ordered)
+    kinds = Counter(r.error_kind for r in ordered if r.error_kind)
     errors = sum(kinds.values())
-    retried = sum(r.rollout.retries for r in ordered if r.rollout)
+    retried = sum(r.retries for r in ordered)
     simulated = " (offline simulator, not a real model)" if info.is_simulator else ""
     provider = info.backend
     if info.is_simulator and "simulator" not in provider:
@@ -67,19 +62,17 @@ def render_scores(
         header.append(("unreadable answers asked again", str(retried)))
     if info.http:
         header.append(("service", info.http))
-    rows = []
-    for r in ordered:
-        reason = str(r.failure) if r.failure else (r.score.reason if r.score else "")
-        rows.append(
-            [
-                r.task.id if r.repeat == 0 else f"{r.task.id} #{r.repeat}",
-                r.task.expected,
-                _cell(describe(r.rollout) if r.rollout else "—"),
-                f"{r.value:.2f}",
-                "pass" if r.passed(threshold) else "FAIL",
-                _cell(reason),
-            ]
-        )
+    rows = [
+        [
+            r.task_id if r.repeat == 0 else f"{r.task_id} #{r.repeat}",
+            r.expected,
+            _cell(r.chosen),
+            f"{r.score:.2f}",
+            "pass" if r.passed else "FAIL",
+            _cell(r.reason),
+        ]
+        for r in ordered
+    ]
     parts = [f"# Scores: {info.suite}", ""]
     if info.is_simulator:
         parts += [SIMULATOR_NOTE, ""]
@@ -87,13 +80,12 @@ def render_scores(
     if minimal_failures:
         parts += ["## Smallest failing generated task", "", "Hypothesis shrank a failing property test to this case:", ""]
         for r in minimal_failures:
-            reason = str(r.failure) if r.failure else (r.score.reason if r.score else "")
             parts += [
                 "```json",
-                json.dumps({"id": r.task.id, "task_input": r.task.input, "expected_choice": r.task.expected}, sort_keys=True),
+                json.dumps({"id": r.task_id, "task_input": r.task_input, "expected_choice": r.expected}, sort_keys=True),
                 "```",
-                f"- chosen: {_cell(describe(r.rollout) if r.rollout else '—')}",
-                f"- reasons: {_cell(reason)}",
+                f"- chosen: {_cell(r.chosen)}",
+                f"- reasons: {_cell(r.reason)}",
                 "",
             ]
     parts += ["## Cases", ""]
