@@ -17,6 +17,7 @@ from evals.harness.config import EvalConfig
 from evals.harness.errors import InputError
 from evals.harness.judge import LLMJudge
 from evals.harness.metering import Meter, MeteredTransport
+from evals.harness.throttle import AdaptiveLimit, ThrottledTransport
 from evals.harness.prompt import load_prompt
 from evals.harness.rollout import Rollout
 from evals.harness.runner import CaseResult, evaluate
@@ -60,6 +61,7 @@ class Evaluation:
     loaded: LoadedSuite = field(init=False)
     simulator_seen: bool = field(init=False, default=False)
     meter: Meter = field(init=False, default_factory=Meter)
+    limit: AdaptiveLimit | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.config.extras) - set(self.suite.settings))
@@ -102,8 +104,14 @@ class Evaluation:
             prompt_path=str(path),
             prompt_version=prompt.version,
             record_mode=self.record_mode,
-            http=self.meter.summary() if self.meter.attempts else "",
+            http=self.service_summary(),
         )
+
+    def service_summary(self) -> str:
+        if not self.meter.attempts:
+            return ""
+        cuts = f"; concurrency halved {self.limit.cuts} times on 429" if self.limit and self.limit.cuts else ""
+        return self.meter.summary() + cuts
 
     def case_key(self, task: Task, repeat: int, group: str | None = None) -> CaseKey:
         return CaseKey(group or self.suite.name, self.config.model_for("agent"), task.id, repeat)
@@ -131,7 +139,8 @@ class Evaluation:
         loaded = loaded or self.loaded
         inner = self.backend.transport(config.concurrency)
         if inner is not None:
-            inner = MeteredTransport(inner, self.meter)
+            self.limit = AdaptiveLimit(ceiling=config.concurrency)
+            inner = ThrottledTransport(MeteredTransport(inner, self.meter), self.limit)
         use_cassettes = self.mode != "live"
         library = CassetteLibrary(
             config.resolve(self.root, config.cassettes),
