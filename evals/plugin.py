@@ -64,6 +64,10 @@ class EvalSession:
             if not sep or not key:
                 raise pytest.UsageError(f"--set {item}: expected KEY=VALUE, e.g. --set models.agent=gpt-4.1-mini")
             overrides[key.strip()] = value
+        for flag, option in (("--concurrency", "eval_concurrency"), ("--max-turns", "eval_max_turns")):
+            value = config.getoption(option)
+            if value is not None and value < 1:
+                raise pytest.UsageError(f"{flag} {value}: must be 1 or more; pass a positive whole number")
         for option, key in (("eval_tasks", "tasks"), ("eval_prompt", "prompt"), ("eval_concurrency", "concurrency"), ("eval_max_turns", "max_turns")):
             value = config.getoption(option)
             if value is not None:
@@ -107,7 +111,8 @@ class EvalSession:
     def evaluation(self, suite) -> Evaluation:
         if suite.name not in self.evaluations:
             self.evaluations[suite.name] = Evaluation(
-                suite, self.config, self.root, self.backend, self.record_mode, self.environ
+                suite, self.config, self.root, self.backend, self.record_mode, self.environ,
+                config_source=str(self.root / "pyproject.toml"),
             )
         return self.evaluations[suite.name]
 

@@ -68,7 +68,7 @@ def test_baseline_round_trip(tmp_path):
         pytest.param('{"format": 1, "cases": {"a": {"score": "x", "passed": true}}}', "case 'a' lacks a numeric score", id="bad-score"),
         pytest.param('{"format": 1, "cases": {"a": 0.5}}', "case 'a' lacks", id="entry-not-object"),
         # A hand-edited flag: the string "false" must not silently read as passed.
-        pytest.param('{"format": 1, "cases": {"a": {"score": 0.2, "passed": "false"}}}', "case 'a' lacks", id="passed-as-string"),
+        pytest.param('{"format": 1, "cases": {"a": {"score": 0.2, "passed": "false"}}}', "case 'a': passed must be true or false", id="passed-as-string"),
     ],
 )
 def test_unusable_baseline_is_a_one_line_error(tmp_path, content, fragment):

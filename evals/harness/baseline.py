@@ -53,9 +53,9 @@ def load_baseline(path: Path) -> Baseline | None:
         raise BaselineError(f"{path}: not a baseline of format {FORMAT}; {fix}")
     cases: dict[str, BaselineCase] = {}
     for case_id, entry in data["cases"].items():
+        if isinstance(entry, dict) and "passed" in entry and not isinstance(entry["passed"], bool):
+            raise BaselineError(f"{path}: case {case_id!r}: passed must be true or false, got {entry['passed']!r}; {fix}")
         try:
-            if not isinstance(entry["passed"], bool):
-                raise TypeError("passed must be true or false")
             cases[case_id] = BaselineCase(score=float(entry["score"]), passed=entry["passed"])
         except (KeyError, TypeError, ValueError):
             raise BaselineError(f"{path}: case {case_id!r} lacks a numeric score and a passed flag; {fix}") from None

@@ -187,6 +187,8 @@ class ReadableJsonSerializer:
     @staticmethod
     def deserialize(text: str) -> dict[str, Any]:
         data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+            raise ValueError(f'expected a JSON object with an "interactions" list, got {type(data).__name__}')
         for interaction in data.get("interactions", []):
             request, response = interaction["request"], interaction["response"]
             if isinstance(request.get("body"), dict) and "json" in request["body"]:

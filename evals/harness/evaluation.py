@@ -58,6 +58,7 @@ class Evaluation:
     backend: Backend
     record_mode: str = "none"
     environ: Mapping[str, str] = field(default_factory=dict)
+    config_source: str = "pyproject.toml"  # the file the settings came from, for messages
     loaded: LoadedSuite = field(init=False)
     simulator_seen: bool = field(init=False, default=False)
     meter: Meter = field(init=False, default_factory=Meter)
@@ -68,7 +69,7 @@ class Evaluation:
         if unknown:
             known = ", ".join(sorted(self.suite.settings)) or "none"
             raise InputError(
-                f"[tool.evals] {unknown[0]}: not a setting of the harness or of suite {self.suite.name!r} "
+                f"{self.config_source}: [tool.evals] {unknown[0]}: not a setting of the harness or of suite {self.suite.name!r} "
                 f"(suite settings: {known}); fix the key"
             )
         self.loaded = self.suite.load(self.config, self.root)

@@ -33,7 +33,7 @@ def parse_task_line(line: str, where: str) -> Task:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise TaskFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix or delete the line") from None
+        raise TaskFileError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno}); fix or delete the line") from None
     except (ValueError, RecursionError) as exc:
         # Numbers too long to convert, nesting too deep to parse: still just a bad line.
         raise TaskFileError(f"{where}: not usable JSON ({type(exc).__name__}); fix or delete the line") from None

@@ -1,4 +1,5 @@
-"""Command line: `python -m evals.sim --port P [--host H] [--latency-ms N]` serves the simulator over HTTP."""
+"""Command line: `python -m evals.sim --port P [--host H] [--latency-ms N]` serves the simulator over HTTP;
+`--fault-rate R [--faults KINDS] [--fault-seed S] [--retry-after N] [--hang-s N]` injects faults."""
 
 from __future__ import annotations
 
@@ -7,13 +8,41 @@ import signal
 import sys
 
 from .completion import MODEL_NAME
-from .server import serve
+from .faults import KINDS, FaultPlan, parse_kinds
+from .server import SimServer, serve
 
 
 def _non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; use e.g. 0.2") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..1; use e.g. 0.2 for one request in five")
+    return number
+
+
+def _kinds(value: str) -> tuple[str, ...]:
+    try:
+        return parse_kinds(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
     return number
 
 
@@ -29,29 +58,60 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # unwinds serve_forever the same way Ctrl-C does
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    out = argparse.ArgumentParser(
         prog="python -m evals.sim",
         description=f"Serve the offline simulator {MODEL_NAME} (not a real model) on an OpenAI-compatible HTTP API.",
     )
-    parser.add_argument("--port", type=_non_negative, required=True, help="port to listen on; 0 picks a free one")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--latency-ms", type=_non_negative, default=0, help="sleep this long in every request")
-    args = parser.parse_args(argv)
+    out.add_argument("--port", type=_non_negative, required=True, help="port to listen on; 0 picks a free one")
+    out.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    out.add_argument("--latency-ms", type=_non_negative, default=0, help="sleep this long in every request")
+    faults = out.add_argument_group("fault injection", "decided per request from the seed, the body's sha256 "
+                                    "and how often that body was sent before, so a run repeats and a retry can succeed")
+    faults.add_argument("--fault-rate", type=_rate, default=0.0, metavar="R", help="share of chat requests that get a fault, 0..1 (default 0: none)")
+    faults.add_argument("--faults", type=_kinds, default=KINDS, metavar="KINDS",
+                        help=f"comma-separated kinds to draw from (default: all of {', '.join(KINDS)})")
+    faults.add_argument("--fault-seed", type=int, default=0, metavar="S", help="seed of the fault draws (default 0)")
+    faults.add_argument("--retry-after", type=_non_negative, default=1, metavar="SECONDS", help="Retry-After seconds sent with a 429 (default 1)")
+    faults.add_argument("--hang-s", type=_seconds, default=30.0, metavar="SECONDS", help="how long a hang fault stalls before answering (default 30)")
+    return out
+
+
+def fault_plan(args: argparse.Namespace) -> FaultPlan:
+    return FaultPlan(rate=args.fault_rate, kinds=args.faults, seed=args.fault_seed,
+                     retry_after_s=args.retry_after, hang_s=args.hang_s)
+
+
+def _fault_summary(server: SimServer) -> str:
+    counts = server.fault_counts
+    return "evals.sim faults injected: " + (", ".join(f"{k}={n}" for k, n in counts.items()) or "none")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    plan = fault_plan(args)
     try:
-        server = serve(args.host, args.port, args.latency_ms)
+        server = serve(args.host, args.port, args.latency_ms, plan)
     except OSError as exc:
         print(f"evals.sim: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     _announce(f"evals.sim listening on {server.url} \u2014 offline simulator {MODEL_NAME}, not a real model")
+    if plan.active:
+        _announce(f"evals.sim injecting faults into {plan.rate:g} of chat requests: {','.join(plan.kinds)}; "
+                  f"seed {plan.seed}, retry-after {plan.retry_after_s} s, hang {plan.hang_s:g} s; "
+                  f"counts at {server.url}/_faults")
+    elif args.faults != KINDS:
+        print("evals.sim: --faults has no effect without --fault-rate above 0", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        if plan.active:
+            _announce(_fault_summary(server))
     return 0
 
 

@@ -21,10 +21,15 @@ def models_body() -> dict[str, Any]:
     return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "evals.sim"}]}
 
 
+def is_chat_completions(method: str, path: str) -> bool:
+    """Whether a request asks for a chat completion (OpenAI or Azure path); `path` excludes the query string."""
+    return method == "POST" and path.rstrip("/").endswith("/chat/completions")
+
+
 def route(method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
     """(status, JSON body) for one HTTP request; `path` excludes the query string."""
     path = path.rstrip("/")
-    if method == "POST" and path.endswith("/chat/completions"):
+    if is_chat_completions(method, path):
         try:
             request = json.loads(body.decode("utf-8")) if body else None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
