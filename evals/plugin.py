@@ -25,8 +25,16 @@ from evals.harness.task import Task
 STATE = pytest.StashKey["EvalSession"]()
 
 
-class CaseBelowThreshold(AssertionError):
-    """The case ran and was scored, below the pass threshold."""
+class CaseBelowThreshold(pytest.fail.Exception):
+    """The case ran and was scored below the pass threshold.
+
+    Reported as its message alone (the graders' reasons), with no traceback: the
+    plugin's frames say nothing to the reader, and formatting them for every
+    known failure would cost more than the replay itself.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(msg=message, pytrace=False)
 
 
 class CaseOutcome:
@@ -198,7 +206,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif item.get_closest_marker("eval_property") and state.baseline.known_property_failure(item.nodeid):
             # Only a wrong answer is a known failure; a cassette miss (pytest.fail) still fails.
             item.add_marker(pytest.mark.xfail(
-                reason=f"known failure in {state.baseline.path.name}", raises=AssertionError, strict=False))
+                reason=f"known failure in {state.baseline.path.name}", raises=CaseBelowThreshold, strict=False))
 
 
 @pytest.hookimpl(wrapper=True)
