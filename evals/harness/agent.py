@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import openai
 
+from evals.harness.chat import complete
 from evals.harness.rollout import Rollout, ToolCall, Usage
 
 
@@ -48,11 +49,13 @@ class MalformedResponse(Exception):
     pass
 
 
-async def _complete(client: openai.AsyncOpenAI, request: dict[str, Any], rollout: Rollout) -> tuple[Any, Usage]:
+async def _complete(
+    client: openai.AsyncOpenAI, body: dict[str, Any], headers: Mapping[str, str], rollout: Rollout
+) -> tuple[Any, Usage]:
     """One model call: its message and usage. Malformed answers are asked again, boundedly."""
     for attempt in range(MALFORMED_RETRIES + 1):
         try:
-            response = await client.chat.completions.create(**request)
+            response = await complete(client, body, headers)
             message = response.choices[0].message
             message.tool_calls  # noqa: B018 - touch the shape the loop relies on
             usage = response.usage
@@ -114,16 +117,15 @@ async def run_tool_loop(
     started = time.perf_counter()
     try:
         for _turn in range(decoding.max_turns):
-            request = dict(
-                model=decoding.model,
-                messages=rollout.messages,
-                tools=[dict(tool.spec) for tool in tools],
-                tool_choice="auto",
-                temperature=decoding.temperature,
-                seed=decoding.seed + repeat,
-                extra_headers=dict(extra_headers or {}),
-            )
-            message, used = await _complete(client, request, rollout)
+            body = {
+                "model": decoding.model,
+                "messages": rollout.messages,
+                "tools": [dict(tool.spec) for tool in tools],
+                "tool_choice": "auto",
+                "temperature": decoding.temperature,
+                "seed": decoding.seed + repeat,
+            }
+            message, used = await _complete(client, body, extra_headers or {}, rollout)
             rollout.usage.add(used)
             calls = list(message.tool_calls or [])
             entry: dict[str, Any] = {"role": "assistant", "content": message.content}

@@ -10,6 +10,7 @@ points: matchers, a serializer and a persister.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -78,6 +79,7 @@ class CaseKey:
 # ---- what is stored of a request and a response --------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def clean_uri(uri: str) -> str:
     """Drop userinfo and every query key not on the allow-list."""
     parts = urllib.parse.urlsplit(uri)
@@ -125,18 +127,28 @@ def endpoint(r1: Request, r2: Request) -> None:
 
 
 def _json_or_raw(body: Any) -> Any:
-    if isinstance(body, (bytes, bytearray)):
-        body = body.decode("utf-8", errors="replace")
-    if isinstance(body, str):
-        try:
-            return json.loads(body)
-        except ValueError:
-            return body
+    if isinstance(body, bytearray):
+        body = bytes(body)
+    if isinstance(body, (bytes, str)):
+        return _parsed(body)
     return body
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(body: bytes | str) -> Any:
+    # vcrpy compares a request with every stored one, several times per play: parse each body once.
+    # Callers only compare the result, never change it.
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def first_difference(a: Any, b: Any, where: str = "body") -> str | None:
     """The path of the first place two JSON values differ, for a readable miss message."""
+    if a == b:
+        return None
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
             if key not in a or key not in b:

@@ -11,6 +11,7 @@ from typing import Callable, Mapping
 
 import openai
 
+from evals.harness.chat import complete
 from evals.harness.prompt import PromptTemplate
 from evals.harness.rollout import Rollout, Usage
 from evals.harness.score import Score
@@ -57,14 +58,9 @@ class LLMJudge:
             return Score(0.0, rollout.error or "no final answer")
         messages = self.template.render({"output": rollout.final_text, "expected": task.expected})
         try:
-            response = await self.client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                response_format=JUDGE_SCHEMA,
-                temperature=0.0,
-                seed=self.seed,
-                extra_headers=dict(self.headers_for(task, rollout)),
-            )
+            body = {"model": self.model, "messages": messages, "response_format": JUDGE_SCHEMA,
+                    "temperature": 0.0, "seed": self.seed}
+            response = await complete(self.client, body, self.headers_for(task, rollout))
         except openai.APIError as exc:
             return Score(0.0, f"judge call failed: {type(exc).__name__}"[:MAX_REASON])
         if response.usage is not None:
