@@ -103,6 +103,7 @@ class EvalSession:
         self.infos: dict[str, RunInfo] = {}
         self.minimal: dict[str, CaseRecord] = {}
         self.property_outcomes: dict[str, bool] = {}
+        self._info_json: dict[str, str] = {}
 
     def rerun_options(self) -> list[str]:
         """This session's options that change what is sent (prompt, tasks, settings), for a re-record command."""
@@ -115,6 +116,12 @@ class EvalSession:
             elif arg in takes_value and index + 1 < len(args):
                 kept.append(f"{arg}={args[index + 1]}")
         return kept
+
+    def info_json(self, suite) -> str:
+        """The run's header facts, once per suite: every case of a batch shares them."""
+        if suite.name not in self._info_json:
+            self._info_json[suite.name] = self.evaluation(suite).info().to_json()
+        return self._info_json[suite.name]
 
     def evaluation(self, suite) -> Evaluation:
         if suite.name not in self.evaluations:
@@ -236,8 +243,8 @@ class RecordCollector:
             return
         props = dict(report.user_properties)
         state, suite = self.state, props.get("eval_suite")
-        if suite and "eval_info" in props:
-            state.infos.setdefault(suite, RunInfo.from_json(props["eval_info"]))
+        if suite and "eval_info" in props and suite not in state.infos:
+            state.infos[suite] = RunInfo.from_json(props["eval_info"])
         if suite and "eval_record" in props:
             record = CaseRecord.from_json(props["eval_record"])
             state.records.setdefault(suite, {})[(record.task_id, record.repeat)] = record
@@ -268,7 +275,7 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
         ("eval_tokens_out", record.tokens_out),
         ("eval_suite", suite.name),
         ("eval_record", record.to_json()),
-        ("eval_info", evaluation.info().to_json()),
+        ("eval_info", state.info_json(suite)),
     ]
     return CaseOutcome(result, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options())
 
@@ -309,15 +316,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reports = state.config.resolve(state.root, state.config.reports)
     secrets = secrets_from_env(state.config.secret_env, state.environ)
     for name, records in state.records.items():
-        info = state.infos[name]
         minimal = [state.minimal[name]] if name in state.minimal else []
-        text = render_scores(info, list(records.values()), state.threshold, minimal)
+        text = render_scores(state.infos[name], list(records.values()), state.threshold, minimal)
         write_report(reports / "scores.md", text, secrets)
-        # An interrupted run has seen only part of the suite: it never becomes the baseline.
-        if session.config.getoption("update_baseline") and exitstatus != pytest.ExitCode.INTERRUPTED:
-            meta = {"suite": info.suite, "agent_model": info.agent_model, "prompt_version": info.prompt_version,
-                    "judge_model": info.judge_model, "grader_weights": dict(state.config.graders)}
-            document = updated_baseline(state.baseline, records.values(), state.threshold, meta, state.property_outcomes)
+    # An interrupted run has seen only part of the suite: it never becomes the baseline.
+    if session.config.getoption("update_baseline") and exitstatus != pytest.ExitCode.INTERRUPTED:
+        if state.records or state.property_outcomes:
+            meta = dict(state.baseline.meta) if state.baseline else {}
+            meta.pop("threshold", None)
+            for info in state.infos.values():
+                meta.update({"suite": info.suite, "agent_model": info.agent_model, "prompt_version": info.prompt_version,
+                             "judge_model": info.judge_model, "grader_weights": dict(state.config.graders)})
+            records = [r for suite_records in state.records.values() for r in suite_records.values()]
+            document = updated_baseline(state.baseline, records, state.threshold, meta, state.property_outcomes)
             write_baseline(state.config.resolve(state.root, state.config.baseline), document)
 
 

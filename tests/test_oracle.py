@@ -1,11 +1,11 @@
-"""The room oracle: worked examples for every house rule and tie-break, then properties over random offices."""
+"""The room oracle: worked examples for every house rule and tie-break, then its laws over generated offices."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from evals.rooms.oracle import (
@@ -21,6 +21,7 @@ from evals.rooms.oracle import (
     violations,
 )
 from evals.rooms.request import RoomRequest
+from evals.rooms.strategies import DATES, free_bookings, scenarios
 from evals.rooms.world import Booking, Room, World
 
 DAY = "2026-03-02"
@@ -64,11 +65,32 @@ def test_booking_past_midnight_does_not_block_the_next_morning():
     assert is_free(room(bookings=[(DAY, "23:00", 180)]), ask("00:30", 30, date=NEXT_DAY))
 
 
-@pytest.mark.parametrize(
-    "b_start, b_len, m_start, m_len",
-    [(0, 1, 1, 1), (0, 2, 1, 1), (5, 5, 0, 5), (5, 5, 0, 6), (100, 30, 90, 20), (1430, 60, 1439, 1)],
-)
-def test_overlaps_agrees_with_counting_shared_minutes(b_start, b_len, m_start, m_len):
+@st.composite
+def booking_and_meeting(draw):
+    """Minutes (booking start, booking length, meeting start, meeting length), often touching or one minute apart."""
+    m_start, m_len, b_len = draw(st.integers(0, 1439)), draw(st.integers(1, 300)), draw(st.integers(1, 300))
+    # Where the booking sits relative to the meeting; random placement alone would rarely hit an edge.
+    b_start = draw(st.sampled_from([
+        m_start - b_len,  # ends exactly at the start
+        m_start + m_len,  # starts exactly at the end
+        m_start - b_len + 1,  # its last minute is the meeting's first
+        m_start + m_len - 1,  # its first minute is the meeting's last
+        draw(st.integers(0, 1439)),
+    ]))
+    assume(0 <= b_start <= 1439)
+    return b_start, b_len, m_start, m_len
+
+
+@settings(max_examples=300, deadline=None)
+@example((0, 1, 1, 1))
+@example((0, 2, 1, 1))
+@example((5, 5, 0, 5))
+@example((5, 5, 0, 6))
+@example((100, 30, 90, 20))
+@example((1430, 60, 1439, 1))
+@given(booking_and_meeting())
+def test_overlaps_agrees_with_counting_shared_minutes(case):
+    b_start, b_len, m_start, m_len = case
     booking = Booking(DAY, f"{b_start // 60:02d}:{b_start % 60:02d}", b_len)
     shared = set(range(b_start, b_start + b_len)) & set(range(m_start, m_start + m_len))
     assert overlaps(booking, DAY, m_start, m_len) is bool(shared)
@@ -176,70 +198,23 @@ def test_infeasible_rooms_never_win_even_when_they_rank_better():
     assert [r.id for r in feasible_rooms(world, ask())] == ["OK"]
 
 
-# --- properties over random offices ---------------------------------------------------------
-# Generating an office costs far more than judging it, so each test checks several properties
-# of one drawn office; that keeps 200 examples per test inside the suite's time budget.
+# --- laws over generated offices --------------------------------------------------------------
+# Offices come from evals.rooms.strategies.scenarios, built around a request so that every edge
+# category turns up. Building an office costs far more than judging it, so each test states
+# several laws (each law once) about one drawn office.
 
-EQUIPMENT = ("projector", "whiteboard", "tv", "videoconf")
-DATES = ("2026-03-02", "2026-03-03", "2026-03-04")
 OTHER_DATES = ("2026-04-01", "2026-04-02")
-# "R-10" sorts before "R-9": ids that make string order and numeric order disagree.
-IDS = ("R-1", "R-2", "R-9", "R-10", "R-11", "R-100", "B", "a")
-
-
-def hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-quarter_hours = st.integers(0, 95).map(lambda q: hhmm(q * 15))
-
-
-@st.composite
-def bookings(draw, dates=DATES):
-    return Booking(draw(st.sampled_from(dates)), draw(quarter_hours), draw(st.sampled_from((15, 30, 60, 120))))
-
-
-@st.composite
-def rooms(draw, rid):
-    # Narrow ranges and few bookings on purpose, so several rooms fit and ties at every level happen.
-    return Room(
-        id=rid,
-        capacity=draw(st.integers(1, 6)),
-        equipment=tuple(draw(st.lists(st.sampled_from(EQUIPMENT), max_size=3, unique=True))),
-        accessible=draw(st.sampled_from((True, True, False))),
-        distance_m=draw(st.sampled_from((5, 10, 20))),
-        bookings=tuple(draw(st.lists(bookings(), max_size=2))),
-    )
-
-
-@st.composite
-def worlds(draw):
-    ids = draw(st.lists(st.sampled_from(IDS), min_size=1, max_size=7, unique=True))
-    return World(tuple(draw(rooms(rid)) for rid in ids))
-
-
-@st.composite
-def requests(draw):
-    return RoomRequest(
-        date=draw(st.sampled_from(DATES)),
-        time=draw(quarter_hours),
-        duration_min=draw(st.sampled_from((15, 30, 60, 120))),
-        attendees=draw(st.integers(1, 4)),
-        needs=tuple(draw(st.lists(st.sampled_from(EQUIPMENT), max_size=2, unique=True))),
-        accessible_required=draw(st.sampled_from((False, False, True))),
-    )
+LAWS = settings(max_examples=100, deadline=None)
 
 
 def with_room(world: World, index: int, new: Room) -> World:
     return World(world.rooms[:index] + (new,) + world.rooms[index + 1 :])
 
 
-PROPERTY = settings(max_examples=200, deadline=None)
-
-
-@PROPERTY
-@given(worlds(), requests())
-def test_choice_is_feasible_best_ranked_and_no_room_only_when_nothing_fits(world, req):
+@LAWS
+@given(scenarios())
+def test_the_answer_is_feasible_no_room_means_nothing_fits_and_the_runner_up_takes_over(scenario):
+    world, req = scenario.world, scenario.request
     choice = choose(world, req)
     feasible = [r for r in world.rooms if violations(r, req) == ()]
     assert (choice == NO_ROOM) == (not feasible), "No Room must mean exactly: no feasible room"
@@ -256,24 +231,32 @@ def test_choice_is_feasible_best_ranked_and_no_room_only_when_nothing_fits(world
     assert choose(rest, req) == runner_up, "without the winner, the next best by rank_key must win"
 
 
-@PROPERTY
-@given(worlds(), requests(), st.data())
-def test_changes_that_do_not_touch_the_rules_never_change_the_answer(world, req, data):
+@LAWS
+@given(scenarios(), st.data())
+def test_changes_that_do_not_touch_the_rules_never_change_the_answer(scenario, data):
+    world, req = scenario.world, scenario.request
     choice = choose(world, req)
 
-    shuffled = list(world.rooms)
-    data.draw(st.randoms(use_true_random=False)).shuffle(shuffled)
+    shuffled = data.draw(st.permutations(world.rooms), label="room order")
     assert choose(World(tuple(shuffled)), req) == choice, "room order in the file changed the answer"
 
-    index = data.draw(st.integers(0, len(world.rooms) - 1), label="room given a booking")
-    extra = data.draw(bookings(dates=tuple(d for d in DATES + OTHER_DATES if d != req.date)), label="booking")
+    index = data.draw(st.integers(0, len(world.rooms) - 1), label="room given a booking on another date")
     target = world.rooms[index]
+    date = data.draw(st.sampled_from([d for d in DATES + OTHER_DATES if d != req.date]), label="other date")
+    extra = data.draw(free_bookings(target, date), label="booking")
     booked = with_room(world, index, replace(target, bookings=target.bookings + (extra,)))
     assert choose(booked, req) == choice, "a booking on another date changed the answer"
 
     losers = [i for i, r in enumerate(world.rooms) if r.id != choice]
-    if losers:
-        index = data.draw(st.sampled_from(losers), label="losing room moved")
-        loser = world.rooms[index]
-        farther = with_room(world, index, replace(loser, distance_m=loser.distance_m + data.draw(st.integers(1, 500))))
-        assert choose(farther, req) == choice, "moving a losing room farther away changed the answer"
+    if not losers:
+        return
+    index = data.draw(st.sampled_from(losers), label="losing room given a booking that day")
+    loser = world.rooms[index]
+    extra = data.draw(free_bookings(loser, req.date), label="booking that day")
+    busier = with_room(world, index, replace(loser, bookings=loser.bookings + (extra,)))
+    assert choose(busier, req) == choice, "a booking in a room that did not win changed the answer"
+
+    index = data.draw(st.sampled_from(losers), label="losing room moved")
+    loser = world.rooms[index]
+    farther = with_room(world, index, replace(loser, distance_m=loser.distance_m + data.draw(st.integers(1, 500))))
+    assert choose(farther, req) == choice, "moving a losing room farther away changed the answer"

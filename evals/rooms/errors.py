@@ -22,7 +22,7 @@ def shown(value: Any) -> str:
     """Render a value as JSON (the files are JSON), shortened to keep messages on one line."""
     try:
         text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         text = repr(value)
     text = " ".join(text.split())  # a stray newline in a value must not break the one-line rule
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."

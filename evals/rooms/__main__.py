@@ -1,0 +1,79 @@
+"""Command line of the room domain: `python -m evals.rooms export --count N --seed S --out FILE [--rooms FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evals.harness.config import load_config
+from evals.harness.errors import InputError
+from evals.rooms.export import generate_tasks, write_tasks
+from evals.rooms.suite import RoomSuite
+from evals.rooms.world import load_world
+
+MAX_COUNT = 100_000
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments end in one line naming the problem, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message}; see --help\n")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; use 1 to {MAX_COUNT}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _suite_rooms() -> Path:
+    """The rooms file the suite uses: `[tool.evals] rooms` of ./pyproject.toml, else the suite's default."""
+    config = load_config(Path("pyproject.toml"))
+    return config.resolve(Path.cwd(), str(config.extras.get("rooms", RoomSuite.settings["rooms"])))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="python -m evals.rooms", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    export = commands.add_parser(
+        "export", help="write generated edge-case tasks with oracle answers and category tags as JSONL"
+    )
+    export.add_argument("--count", type=_count, required=True, help="how many tasks to write")
+    export.add_argument("--seed", type=_seed, default=0, help="the same seed writes the same file (default 0)")
+    export.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
+    export.add_argument("--rooms", type=Path, default=None, help="rooms file to draw against (default: the suite's)")
+    args = parser.parse_args(argv)
+
+    try:
+        rooms = args.rooms or _suite_rooms()
+        world = load_world(rooms)
+        tasks, drawn_for = generate_tasks(world, args.count, args.seed)
+        write_tasks(args.out, tasks)
+    except InputError as exc:
+        print(f"{parser.prog} export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{parser.prog} export: {args.out}: cannot write ({exc.strerror or exc}); pick another --out", file=sys.stderr)
+        return 1
+    spread = ", ".join(f"{category} {n}" for category, n in drawn_for.items())
+    print(f"wrote {len(tasks)} tasks against {rooms} to {args.out} ({spread})")
+    if len(tasks) < args.count:
+        print(f"note: this office offers only {len(tasks)} distinct edge-case tasks", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The agent against the oracle on Hypothesis-generated edge-case tasks in the committed office.
+
+Replay and recording runs are derandomized: a recording captures every task Hypothesis tries,
+shrinking included, and a plain `pytest` replays them from cassettes/room_selector_generated/.
+A live run (`--llm=...` without a record mode) has no cassettes to match, so it explores freely.
+A failure shows the smallest failing task, here and in reports/scores.md.
+"""
+
+from pathlib import Path
+
+import hypothesis
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from evals.harness.atomic import write_text_atomic
+from evals.harness.cassette import CaseKey, CassetteMiss
+from evals.plugin import CaseBelowThreshold
+from evals.rooms.export import task_line
+from evals.rooms.request import RoomRequest
+from evals.rooms.strategies import edge_tasks
+from evals.rooms.suite import LoadedRoomSuite, RoomSuite
+
+# Not named SUITE: the plugin would then parametrize this module with the suite's own tasks.
+SUITE_REF = RoomSuite()
+GROUP = "room_selector_generated"
+REPLAY_EXAMPLES = 12
+LIVE_EXAMPLES = 60
+
+
+def hypothesis_note(state) -> Path:
+    """Where a recording notes its Hypothesis version: another version may derandomize to other tasks."""
+    folder = Path(CaseKey(GROUP, state.config.model_for("agent"), "-").relpath).parent
+    return state.config.resolve(state.root, state.config.cassettes) / folder / "hypothesis-version.txt"
+
+
+@pytest.mark.eval_property
+def test_agent_answers_generated_edge_cases_like_the_oracle(eval_runner, request):
+    evaluation = eval_runner.state.evaluation(SUITE_REF)
+    base, live = evaluation.loaded, evaluation.mode == "live"
+    note = hypothesis_note(eval_runner.state)
+    if evaluation.mode == "record":
+        write_text_atomic(note, hypothesis.__version__ + "\n")
+    recorded_with = note.read_text(encoding="utf-8").strip() if note.is_file() else hypothesis.__version__
+
+    @settings(
+        derandomize=not live,
+        database=None,
+        max_examples=LIVE_EXAMPLES if live else REPLAY_EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(task=edge_tasks(base.world))
+    def agent_matches_oracle(task):
+        loaded = LoadedRoomSuite(
+            tasks=[task], prompt=base.prompt, world=base.world, requests={task.id: RoomRequest.from_task(task)}
+        )
+        [result] = eval_runner.run(SUITE_REF, loaded, [task], group=GROUP)
+        if isinstance(result.failure, CassetteMiss) and recorded_with != hypothesis.__version__:
+            pytest.fail(
+                f"{note}: these cassettes were recorded with Hypothesis {recorded_with}, this is "
+                f"{hypothesis.__version__}, which may generate other tasks; install hypothesis=={recorded_with} "
+                f"or re-record with: pytest '{request.node.nodeid}' --record-mode=all",
+                pytrace=False,
+            )
+        if result.failure is None and not result.passed(eval_runner.state.threshold):
+            # Hypothesis replays the shrunk task last, so the report ends up showing the smallest one.
+            eval_runner.note_failure(SUITE_REF, result)
+        try:
+            eval_runner.check(result, request.node.nodeid)
+        except CaseBelowThreshold as below:
+            # Only the message is shown (no traceback, so none of Hypothesis's notes): it names the task.
+            raise CaseBelowThreshold(f"{below.msg}\n  task: {task_line(task)}") from None
+
+    agent_matches_oracle()
