@@ -162,6 +162,16 @@ def test_judge_api_error_scores_zero_and_does_not_raise():
     assert len(score.reason) <= MAX_REASON
 
 
+def test_unreadable_judge_answers_are_asked_again_then_score_zero_without_raising():
+    gateway_page = httpx2.MockTransport(
+        lambda request: httpx2.Response(200, content=b"<html>502</html>", headers={"content-type": "application/json"})
+    )
+    rollout = answered("R-101")
+    score, recorder = judge_with(gateway_page, rollout)
+    assert score == Score(0.0, "judge call failed: its answer could not be read")
+    assert rollout.retries == 2  # asked three times in all, each re-ask counted
+
+
 def test_judge_template_may_only_use_output_and_expected():
     bad = PromptTemplate(path=Path("judge.md"), text="Output {output}, expected {expected}, room {room}")
     with pytest.raises(PromptFileError, match=r"judge\.md:1: placeholder \{room\}"):

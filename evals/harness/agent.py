@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import openai
 
-from evals.harness.chat import complete
-from evals.harness.rollout import Rollout, ToolCall, Usage
+from evals.harness.chat import MALFORMED_RETRIES, MalformedResponse, complete, first_line
+from evals.harness.rollout import Rollout, ToolCall
 
 
 @dataclass(frozen=True)
@@ -37,34 +37,8 @@ class Decoding:
     max_turns: int = 2
 
 
-# The SDK retries HTTP failures itself; an unreadable 200 it does not, so the loop asks again.
-MALFORMED_RETRIES = 2
-
-
 class ToolRunError(Exception):
     pass
-
-
-class MalformedResponse(Exception):
-    pass
-
-
-async def _complete(
-    client: openai.AsyncOpenAI, body: dict[str, Any], headers: Mapping[str, str], rollout: Rollout
-) -> tuple[Any, Usage]:
-    """One model call: its message and usage. Malformed answers are asked again, boundedly."""
-    for attempt in range(MALFORMED_RETRIES + 1):
-        try:
-            response = await complete(client, body, headers)
-            message = response.choices[0].message
-            message.tool_calls  # noqa: B018 - touch the shape the loop relies on
-            usage = response.usage
-            used = Usage(int(usage.prompt_tokens), int(usage.completion_tokens), 1) if usage is not None else Usage(calls=1)
-            return message, used
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            if attempt == MALFORMED_RETRIES:
-                raise MalformedResponse(_first_line(exc)) from exc
-            rollout.retries += 1
 
 
 def _call_tool(tool: Tool | None, name: str, raw_args: str) -> tuple[str, ToolCall]:
@@ -90,11 +64,6 @@ def _call_tool(tool: Tool | None, name: str, raw_args: str) -> tuple[str, ToolCa
         record.error = str(exc)
         record.result = json.dumps({"error": str(exc)})
     return record.result, record
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200] if text else ''}".rstrip(": ")
 
 
 async def run_tool_loop(
@@ -125,7 +94,7 @@ async def run_tool_loop(
                 "temperature": decoding.temperature,
                 "seed": decoding.seed + repeat,
             }
-            message, used = await _complete(client, body, extra_headers or {}, rollout)
+            message, used = await complete(client, body, extra_headers or {}, rollout)
             rollout.usage.add(used)
             calls = list(message.tool_calls or [])
             entry: dict[str, Any] = {"role": "assistant", "content": message.content}
@@ -146,9 +115,9 @@ async def run_tool_loop(
             names = ", ".join(sorted({c.name for c in rollout.tool_calls})) or "tools"
             rollout.fail("turn_limit", f"no final answer within {decoding.max_turns} turns (kept calling {names})")
     except openai.APIStatusError as exc:
-        rollout.fail("api", f"API error {exc.status_code}: {_first_line(exc)}")
+        rollout.fail("api", f"API error {exc.status_code}: {first_line(exc)}")
     except openai.APIError as exc:
-        rollout.fail("api", f"API error: {_first_line(exc)}")
+        rollout.fail("api", f"API error: {first_line(exc)}")
     except MalformedResponse as exc:
         rollout.fail("malformed", f"malformed model response after {MALFORMED_RETRIES + 1} tries: {exc}")
     rollout.latency_s = time.perf_counter() - started

@@ -11,9 +11,9 @@ from typing import Callable, Mapping
 
 import openai
 
-from evals.harness.chat import complete
+from evals.harness.chat import MalformedResponse, complete
 from evals.harness.prompt import PromptTemplate
-from evals.harness.rollout import Rollout, Usage
+from evals.harness.rollout import Rollout
 from evals.harness.score import Score
 from evals.harness.task import Task
 
@@ -60,12 +60,13 @@ class LLMJudge:
         try:
             body = {"model": self.model, "messages": messages, "response_format": JUDGE_SCHEMA,
                     "temperature": 0.0, "seed": self.seed}
-            response = await complete(self.client, body, self.headers_for(task, rollout))
+            message, used = await complete(self.client, body, self.headers_for(task, rollout), rollout)
         except openai.APIError as exc:
             return Score(0.0, f"judge call failed: {type(exc).__name__}"[:MAX_REASON])
-        if response.usage is not None:
-            rollout.grading_usage.add(Usage(response.usage.prompt_tokens, response.usage.completion_tokens, 1))
-        content = response.choices[0].message.content if response.choices else None
+        except MalformedResponse:
+            return Score(0.0, "judge call failed: its answer could not be read")
+        rollout.grading_usage.add(used)
+        content = message.content
         try:
             verdict = json.loads(content or "")
             value = float(verdict["score"])
