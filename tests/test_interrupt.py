@@ -3,63 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from evals.bench.project import clean_env, committed_task_lines, pytest_command, scaffold
 from evals.harness.cassette import ReadableJsonSerializer
 from evals.sim.server import serve
 
-REPO = Path(__file__).resolve().parents[1]
 TASK_COUNT = 24
-PROMPT_A = "Find a room on {date} at {time} for {duration_min} minutes, {attendees} attendees. Needs: {needs}. Accessible required: {accessible_required}\n"
-PROMPT_B = "Please book: " + PROMPT_A
-
-PYPROJECT = """
-[tool.pytest.ini_options]
-eval_pass_threshold = 0.8
-
-[tool.evals]
-tasks = "tasks.jsonl"
-rooms = "rooms.json"
-prompt = "prompt.md"
-judge_prompt = "judge.md"
-cassettes = "cassettes"
-reports = "reports"
-baseline = "reports/baseline.json"
-concurrency = 2
-
-[tool.evals.graders]
-exact_choice = 1.0
-judge = 0.5
-"""
 
 
 def project(root: Path) -> None:
-    lines = (REPO / "evals/rooms/data/room_tasks.jsonl").read_text().splitlines()[:TASK_COUNT]
-    (root / "tasks.jsonl").write_text("\n".join(lines) + "\n")
-    shutil.copy(REPO / "evals/rooms/data/rooms.json", root / "rooms.json")
-    shutil.copy(REPO / "prompts/judge.md", root / "judge.md")
-    (root / "prompt.md").write_text(PROMPT_A)
-    (root / "pyproject.toml").write_text(PYPROJECT)
-    (root / "conftest.py").write_text('pytest_plugins = ["evals.plugin"]\n')
-    (root / "test_rooms.py").write_text(
-        "from evals.rooms.suite import RoomSuite\nSUITE = RoomSuite()\n\ndef test_room_task(eval_case):\n    eval_case.check()\n"
-    )
+    scaffold(root, committed_task_lines()[:TASK_COUNT], concurrency=2)
 
 
 def run_pytest(root: Path, *args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    return subprocess.Popen(pytest_command(*args), cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -68,8 +32,7 @@ def snapshot(root: Path) -> dict[str, str]:
 
 def test_sigint_during_recording_leaves_every_file_old_or_new(tmp_path):
     project(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
-    env["PYTHONPATH"] = str(REPO)
+    env = clean_env()
     first = run_pytest(tmp_path, "--llm=sim", "--record-mode=all", "--update-baseline", env=env)
     first.communicate(timeout=120)
     old = snapshot(tmp_path)
@@ -80,7 +43,7 @@ def test_sigint_during_recording_leaves_every_file_old_or_new(tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        (tmp_path / "prompt.md").write_text(PROMPT_B)
+        (tmp_path / "prompt.md").write_text("Please book: " + (tmp_path / "prompt.md").read_text())
         env_live = {**env, "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test-interrupt-0123456789"}
         second = run_pytest(tmp_path, "--record-mode=all", "--update-baseline", env=env_live)
         deadline = time.monotonic() + 60

@@ -285,7 +285,7 @@ class CassetteLibrary:
                 record_mode=RecordMode(self.record_mode),
                 match_on=MATCH_ON,
                 before_record_request=scrub_request,
-                before_record_response=scrub_response,
+                # Responses are scrubbed once, as they are recorded (below), not again on every load.
                 # Re-recording a case replaces its file instead of appending stale episodes.
                 drop_unused_requests=self.record_mode == "all",
             )
@@ -342,11 +342,13 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
                 stored_headers.setdefault(k.lower(), []).append(v)
             cassette.append(
                 vcr_request,
-                {
-                    "status": {"code": response.status_code, "message": response.reason_phrase},
-                    "headers": stored_headers,
-                    "body": {"string": content},
-                },
+                scrub_response(
+                    {
+                        "status": {"code": response.status_code, "message": response.reason_phrase},
+                        "headers": stored_headers,
+                        "body": {"string": content},
+                    }
+                ),
             )
         return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
 
