@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from evals.sim import MODEL_NAME, SimTransport, respond
-from evals.sim.judge import grade, parse_judge_input, shape_of
+from evals.sim.judge import parse_judge_input, shape_of
 
 SYSTEM = "Be a strict grader of exact room choice."
 JUDGE_FORMAT = {
