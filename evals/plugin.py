@@ -12,10 +12,11 @@ import pytest
 
 from evals.harness.backend import LLM_CHOICES
 from evals.harness.baseline import updated_baseline, write_baseline
-from evals.harness.cassette import RECORD_MODES, secrets_from_env
+from evals.harness.cassette import RECORD_MODES
 from evals.harness.errors import InputError
 from evals.harness.record import record_case
 from evals.harness.report import render_scores, write_report
+from evals.harness.secrets import secrets_from_env
 from evals.harness.task import Task
 from evals.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, RecordCollector
 

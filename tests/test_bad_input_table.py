@@ -19,7 +19,7 @@ import pytest
 import evals.plugin  # noqa: F401  # loaded once here, not re-imported by every pytester run
 from evals.harness.backend import resolve_backend
 from evals.harness.baseline import load_baseline
-from evals.harness.cassette import AtomicPersister, ReadableJsonSerializer
+from evals.harness.cassette_format import AtomicPersister, ReadableJsonSerializer
 from evals.harness.config import load_config
 from evals.harness.errors import InputError
 from evals.harness.evaluation import Evaluation

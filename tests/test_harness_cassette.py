@@ -21,20 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vcr.request import Request
 
-from evals.harness.cassette import (
-    CASE_HEADER,
-    AtomicPersister,
-    CaseKey,
-    CassetteFileError,
-    CassetteLibrary,
-    CassetteMiss,
-    ReadableJsonSerializer,
-    clean_uri,
-    endpoint_of,
-    scrub_request,
-    scrub_response,
-    secrets_from_env,
-)
+from evals.harness.cassette import CASE_HEADER, CaseKey, CassetteLibrary, CassetteMiss
+from evals.harness.cassette_format import AtomicPersister, CassetteFileError, ReadableJsonSerializer, clean_uri, scrub_request, scrub_response
+from evals.harness.cassette_match import endpoint_of
+from evals.harness.secrets import secrets_from_env
 from evals.harness.errors import InputError
 from evals.harness.secrets import SecretLeakError
 from evals.sim import MODEL_NAME, SimTransport

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evals.bench.project import clean_env, committed_task_lines, pytest_command, scaffold
-from evals.harness.cassette import ReadableJsonSerializer
+from evals.harness.cassette_format import ReadableJsonSerializer
 from evals.sim.server import serve
 
 TASK_COUNT = 24

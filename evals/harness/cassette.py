@@ -10,37 +10,23 @@ points: matchers, a serializer and a persister.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import httpx2
 from vcr.cassette import Cassette
-from vcr.filters import decode_response
-from vcr.matchers import method
-from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.request import Request
-from vcr.serialize import deserialize, serialize
 
-from evals.harness.atomic import write_text_atomic
+from evals.harness.cassette_format import AtomicPersister, ReadableJsonSerializer, scrub_request, scrub_response
+from evals.harness.cassette_match import MATCH_ON
 from evals.harness.errors import InputError
-from evals.harness.secrets import SecretLeakError, find_secrets
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 CASE_HEADER = "x-evals-case"
-# Allow-lists, never deny-lists: a header or query key we did not think of stays out.
-REQUEST_HEADERS = frozenset({"content-type", "accept"})
-RESPONSE_HEADERS = frozenset({"content-type", "x-simulator"})
-QUERY_KEYS = frozenset({"api-version"})
-
-
-class CassetteFileError(InputError):
-    pass
 
 
 class CassetteMiss(Exception):
@@ -74,173 +60,6 @@ class CaseKey:
     def relpath(self) -> str:
         model = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model).strip("_") or "model"
         return f"{self.suite}/{model}/{self.case_id}.r{self.repeat}.json"
-
-
-# ---- what is stored of a request and a response --------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def clean_uri(uri: str) -> str:
-    """Drop userinfo and every query key not on the allow-list."""
-    parts = urllib.parse.urlsplit(uri)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"  # IPv6 literals keep their brackets
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    query = urllib.parse.urlencode(
-        [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k.lower() in QUERY_KEYS]
-    )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def scrub_request(request: Request) -> Request:
-    """Keep allow-listed headers and query keys. Idempotent and never None:
-    vcrpy also runs it on every stored request when a cassette loads."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
-    return Request(request.method, clean_uri(request.uri), request.body, headers)
-
-
-def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """Decode compressed bodies and keep allow-listed headers. Idempotent, never None."""
-    response = decode_response(response)
-    headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() in RESPONSE_HEADERS}
-    return {**response, "headers": headers}
-
-
-# ---- matching -------------------------------------------------------------------
-
-
-def endpoint_of(path: str) -> str:
-    """`/v1/chat/completions` and Azure's `/openai/deployments/x/chat/completions` are one endpoint."""
-    path = path.rstrip("/")
-    azure = re.search(r"/deployments/[^/]+/(.+)$", path)
-    if azure:
-        return azure.group(1)
-    versioned = re.search(r"/v\d+[^/]*/(.+)$", path)
-    return versioned.group(1) if versioned else path.lstrip("/")
-
-
-def endpoint(r1: Request, r2: Request) -> None:
-    a, b = endpoint_of(r1.path), endpoint_of(r2.path)
-    if a != b:
-        raise AssertionError(f"endpoint {a} != {b}")
-
-
-def _json_or_raw(body: Any) -> Any:
-    if isinstance(body, bytearray):
-        body = bytes(body)
-    if isinstance(body, (bytes, str)):
-        return _parsed(body)
-    return body
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(body: bytes | str) -> Any:
-    # vcrpy compares a request with every stored one, several times per play: parse each body once.
-    # Callers only compare the result, never change it.
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def first_difference(a: Any, b: Any, where: str = "body") -> str | None:
-    """The path of the first place two JSON values differ, for a readable miss message."""
-    if a == b:
-        return None
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                return f"{where}.{key}"
-            found = first_difference(a[key], b[key], f"{where}.{key}")
-            if found:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        for index, (x, y) in enumerate(zip(a, b)):
-            found = first_difference(x, y, f"{where}[{index}]")
-            if found:
-                return found
-        return f"{where} (length {len(a)} != {len(b)})" if len(a) != len(b) else None
-    return None if a == b else where
-
-
-def json_body(r1: Request, r2: Request) -> None:
-    """Bodies are equal as JSON values: key order and whitespace do not matter."""
-    diff = first_difference(_json_or_raw(r1.body), _json_or_raw(r2.body))
-    if diff:
-        raise AssertionError(f"{diff} differs")
-
-
-MATCH_ON = (method, endpoint, json_body)
-
-
-# ---- the file format --------------------------------------------------------------
-
-
-class ReadableJsonSerializer:
-    """vcrpy serializer: sorted, indented JSON with JSON bodies stored as JSON, so diffs read well."""
-
-    @staticmethod
-    def serialize(cassette_dict: dict[str, Any]) -> str:
-        data = json.loads(json.dumps(cassette_dict))
-        for interaction in data.get("interactions", []):
-            request, response = interaction["request"], interaction["response"]
-            parsed = _json_or_raw(request.get("body"))
-            if not isinstance(parsed, str) and parsed is not None:
-                request["body"] = {"json": parsed}
-            body = response.get("body", {})
-            parsed = _json_or_raw(body.get("string"))
-            if not isinstance(parsed, str) and parsed is not None:
-                response["body"] = {"json": parsed}
-        return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-    @staticmethod
-    def deserialize(text: str) -> dict[str, Any]:
-        data = json.loads(text)
-        if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
-            raise ValueError(f'expected a JSON object with an "interactions" list, got {type(data).__name__}')
-        for interaction in data.get("interactions", []):
-            request, response = interaction["request"], interaction["response"]
-            if isinstance(request.get("body"), dict) and "json" in request["body"]:
-                request["body"] = json.dumps(request["body"]["json"], ensure_ascii=False)
-            body = response.get("body", {})
-            if "json" in body:
-                response["body"] = {"string": json.dumps(body["json"], ensure_ascii=False)}
-        return data
-
-
-class AtomicPersister:
-    """vcrpy persister: clear errors for broken files, a secret scan, and atomic writes."""
-
-    def __init__(self, secrets: Sequence[tuple[str, str]] = ()):
-        self.secrets = list(secrets)
-
-    def load_cassette(self, cassette_path: str | Path, serializer: Any):
-        path = Path(cassette_path)
-        if not path.is_file():
-            raise CassetteNotFoundError()
-        try:
-            return deserialize(path.read_text(encoding="utf-8"), serializer)
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise CassetteFileError(
-                f"{path}: not a readable cassette ({reason}); restore it from git or delete it and re-record with --record-mode=once"
-            ) from None
-
-    def save_cassette(self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any) -> None:
-        text = serialize(cassette_dict, serializer)
-        leaked = find_secrets(text, self.secrets)
-        if leaked:
-            raise SecretLeakError(
-                f"{cassette_path}: refusing to write, it would contain the value of ${leaked[0]}; "
-                "keep credentials out of prompts, task inputs and allow-listed headers"
-            )
-        write_text_atomic(cassette_path, text)
-
-
-# ---- the library and its transport ------------------------------------------------
 
 
 class CassetteLibrary:
@@ -386,7 +205,3 @@ def _to_httpx(stored: dict[str, Any], request: httpx2.Request) -> httpx2.Respons
     if isinstance(body, str):
         body = body.encode("utf-8")
     return httpx2.Response(stored["status"]["code"], headers=headers, content=body, request=request)
-
-
-def secrets_from_env(names: Iterable[str], environ: dict[str, str]) -> list[tuple[str, str]]:
-    return [(name, environ[name]) for name in names if environ.get(name)]

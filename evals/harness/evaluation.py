@@ -12,7 +12,7 @@ import httpx2
 
 from evals.harness.agent import Decoding
 from evals.harness.backend import Backend
-from evals.harness.cassette import CassetteLibrary, CaseKey, secrets_from_env
+from evals.harness.cassette import CassetteLibrary, CaseKey
 from evals.harness.config import EvalConfig
 from evals.harness.errors import InputError
 from evals.harness.judge import LLMJudge
@@ -20,6 +20,7 @@ from evals.harness.metering import Meter, MeteredTransport
 from evals.harness.throttle import AdaptiveLimit, ThrottledTransport
 from evals.harness.prompt import load_prompt
 from evals.harness.rollout import Rollout
+from evals.harness.secrets import secrets_from_env
 from evals.harness.runner import CaseResult, evaluate
 from evals.harness.suite import LoadedSuite, Suite
 from evals.harness.task import Task

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 from evals.harness.errors import InputError
 
@@ -17,3 +17,7 @@ class SecretLeakError(InputError):
 def find_secrets(text: str, secrets: Sequence[tuple[str, str]]) -> list[str]:
     """Names of the credential variables whose values occur in `text`."""
     return [name for name, value in secrets if len(value) >= MIN_SECRET_LENGTH and value in text]
+
+
+def secrets_from_env(names: Iterable[str], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    return [(name, environ[name]) for name in names if environ.get(name)]
