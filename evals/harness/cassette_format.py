@@ -26,7 +26,6 @@ RESPONSE_HEADERS = frozenset({"content-type", "x-simulator"})
 QUERY_KEYS = frozenset({"api-version"})
 
 
-
 class CassetteFileError(InputError):
     pass
 
