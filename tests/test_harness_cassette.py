@@ -650,6 +650,26 @@ def test_non_2xx_responses_are_never_recorded(tmp_path):
     assert interactions[0]["request"]["body"]["json"]["messages"][0]["content"] == "try 3"
 
 
+def test_record_errors_keeps_the_failed_attempts_and_replays_the_same_outcome(tmp_path):
+    statuses = iter([500, 200])
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if next(statuses) == 500:
+            return httpx2.Response(500, headers={"retry-after-ms": "1"}, json={"error": {"message": "down", "type": "server_error"}})
+        return httpx2.Response(200, json=completion("after a retry"))
+
+    def retrying(http: httpx2.AsyncClient) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(http_client=http, max_retries=2, api_key="sk-test-not-a-real-key", base_url=BASE_URL)
+
+    recorder = CassetteLibrary(tmp_path, "once", httpx2.MockTransport(handler), record_errors=True)
+    assert ask(recorder, KEY, client=retrying).choices[0].message.content == "after a retry"
+    codes = [i["response"]["status"]["code"] for i in stored(recorder.finish(KEY))["interactions"]]
+    assert codes == [500, 200]
+    # The replay meets the same 500 first and retries past it, as the live run did.
+    replayed = ask(CassetteLibrary(tmp_path, "none", None, record_errors=True), KEY, client=retrying)
+    assert replayed.choices[0].message.content == "after a retry"
+
+
 def test_a_case_that_only_got_errors_writes_no_file(tmp_path):
     library = CassetteLibrary(tmp_path, "once", httpx2.MockTransport(lambda r: httpx2.Response(503, json={})))
     with pytest.raises(openai.APIStatusError):

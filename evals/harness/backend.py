@@ -42,9 +42,12 @@ class Backend:
         limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         return httpx2.AsyncHTTPTransport(limits=limits, retries=0)
 
-    def client(self, role: str, http_client: httpx2.AsyncClient, timeout_s: float) -> openai.AsyncOpenAI:
-        # Replays must never wait on retries; live calls get the SDK's own backoff.
-        retries = 0 if self.kind == "replay" else 3
+    def client(
+        self, role: str, http_client: httpx2.AsyncClient, timeout_s: float, replays_errors: bool = False
+    ) -> openai.AsyncOpenAI:
+        # Replays never wait on retries, unless the cassettes hold recorded errors that the
+        # live run retried past; live calls get the SDK's own backoff.
+        retries = 0 if self.kind == "replay" and not replays_errors else 3
         if self.kind == "azure":
             deployment = (self.deployments or {}).get(role, "")
             return openai.AsyncAzureOpenAI(

@@ -72,6 +72,7 @@ class CassetteLibrary:
         inner: httpx2.AsyncBaseTransport | None,
         secrets: Sequence[tuple[str, str]] = (),
         label: str = "",
+        record_errors: bool = False,
     ):
         if record_mode not in RECORD_MODES:
             raise InputError(f"--record-mode={record_mode}: unknown mode; use one of {', '.join(RECORD_MODES)}")
@@ -80,6 +81,9 @@ class CassetteLibrary:
         self.inner = inner or OfflineTransport()
         self.persister = AtomicPersister(secrets)
         self.label = label
+        # Off by default: a 429 or a 500 is the service's answer, not the model's. On, a fault
+        # drill can be replayed exactly, failures included.
+        self.record_errors = record_errors
         self._open: dict[str, tuple[CaseKey, Cassette]] = {}
         self.saved: list[Path] = []
         # Set when any answer, played or recorded, came from the simulator.
@@ -154,7 +158,8 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
         content = await response.aread()  # decoded: httpx2 undoes content-encoding here
         self.library.simulator_seen |= "x-simulator" in response.headers
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
-        if 200 <= response.status_code < 300 and _readable(content, response.headers.get("content-type", "")):
+        answered = 200 <= response.status_code < 300 and _readable(content, response.headers.get("content-type", ""))
+        if answered or self.library.record_errors:
             # Error answers and unreadable bodies are not model answers: they are never recorded.
             stored_headers: dict[str, list[str]] = {}
             for k, v in headers:

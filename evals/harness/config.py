@@ -49,6 +49,8 @@ class EvalConfig(BaseModel):
     seed: int = 0
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     timeout_s: float = Field(60.0, gt=0)
+    # Record error answers (429, 5xx, unreadable bodies) too, so a fault drill replays exactly.
+    record_errors: bool = False
     secret_env: list[str] = Field(default_factory=lambda: ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"])
     models: Models = Field(default_factory=Models)
     azure: Azure = Field(default_factory=Azure)

@@ -32,13 +32,6 @@ JUDGE = "judge"
 class RunInfo:
     """What the report header says about a run."""
 
-    @classmethod
-    def from_json(cls, text: str) -> "RunInfo":
-        return cls(**json.loads(text))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
     suite: str
     mode: str  # replay, live or record
     backend: str
@@ -50,9 +43,18 @@ class RunInfo:
     record_mode: str
     http: str = ""  # what the service did (attempts, retries, failures); live and record runs only
 
+    @classmethod
+    def from_json(cls, text: str) -> "RunInfo":
+        return cls(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
 
 @dataclass
 class Evaluation:
+    """A suite's inputs, loaded and checked once, and the way to run its cases against a backend."""
+
     suite: Suite
     config: EvalConfig
     root: Path
@@ -150,6 +152,7 @@ class Evaluation:
             inner,
             secrets=secrets_from_env(config.secret_env, dict(self.environ)),
             label=self.backend.label,
+            record_errors=config.record_errors,
         )
         transport = library.transport() if use_cassettes else inner
         keys: dict[tuple[str, int], CaseKey] = {}
@@ -164,13 +167,15 @@ class Evaluation:
             key = keys.get((result.task.id, result.repeat))
             if key is not None and use_cassettes:
                 rollout = result.rollout
-                keep = result.failure is None and rollout is not None and not rollout.transport_failed
+                keep = result.failure is None and rollout is not None and (
+                    config.record_errors or not rollout.transport_failed
+                )
                 library.finish(key, keep=keep)
             if on_result is not None:
                 on_result(result)
 
         async with httpx2.AsyncClient(transport=transport, timeout=config.timeout_s) as http:
-            agent_client = self.backend.client("agent", http, config.timeout_s)
+            agent_client = self.backend.client("agent", http, config.timeout_s, config.record_errors)
             decoding = Decoding(
                 model=config.model_for("agent"),
                 temperature=config.temperature,
@@ -180,7 +185,7 @@ class Evaluation:
             solver = loaded.solver(agent_client, decoding, headers_for)
             graders = dict(loaded.graders())
             if self.uses_judge:
-                judge_client = self.backend.client(JUDGE, http, config.timeout_s)
+                judge_client = self.backend.client(JUDGE, http, config.timeout_s, config.record_errors)
                 template = load_prompt(config.resolve(self.root, config.judge_prompt))
                 graders[JUDGE] = LLMJudge(
                     judge_client,
