@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -107,7 +106,3 @@ def resolve_backend(
     }
     version = environ.get("AZURE_OPENAI_API_VERSION") or "2024-10-21"
     return Backend("azure", f"azure {endpoint}", base_url=endpoint, api_key=key, api_version=version, deployments=deployments)
-
-
-def environment() -> dict[str, str]:
-    return dict(os.environ)

@@ -18,7 +18,7 @@ from evals.harness.errors import InputError
 from evals.harness.judge import LLMJudge
 from evals.harness.metering import Meter, MeteredTransport
 from evals.harness.throttle import AdaptiveLimit, ThrottledTransport
-from evals.harness.prompt import load_prompt
+from evals.harness.prompt import PromptTemplate, load_prompt
 from evals.harness.rollout import Rollout
 from evals.harness.secrets import secrets_from_env
 from evals.harness.runner import CaseResult, evaluate
@@ -66,6 +66,7 @@ class Evaluation:
     simulator_seen: bool = field(init=False, default=False)
     meter: Meter = field(init=False, default_factory=Meter)
     limit: AdaptiveLimit | None = field(init=False, default=None)
+    judge_template: PromptTemplate | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.config.extras) - set(self.suite.settings))
@@ -83,7 +84,7 @@ class Evaluation:
                     f"[tool.evals.graders] {name}: no such grader; use one of {', '.join(sorted(available))}"
                 )
         if self.uses_judge:
-            load_prompt(self.config.resolve(self.root, self.config.judge_prompt))
+            self.judge_template = load_prompt(self.config.resolve(self.root, self.config.judge_prompt))
 
     @property
     def uses_judge(self) -> bool:
@@ -186,11 +187,10 @@ class Evaluation:
             graders = dict(loaded.graders())
             if self.uses_judge:
                 judge_client = self.backend.client(JUDGE, http, config.timeout_s, config.record_errors)
-                template = load_prompt(config.resolve(self.root, config.judge_prompt))
                 graders[JUDGE] = LLMJudge(
                     judge_client,
                     config.model_for(JUDGE),
-                    template,
+                    self.judge_template,
                     lambda task, rollout: headers_for(task, rollout.repeat),
                     seed=config.seed,
                 )
