@@ -96,7 +96,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             suite_name, result = state.pending_minimal
             state.pending_minimal = None
             evaluation = state.evaluations[suite_name]
-            record = record_case(result, state.threshold, evaluation.describe)
+            record = record_case(result, state.threshold, evaluation.describe, with_input=True)
             report.user_properties += [("eval_suite", suite_name), ("eval_minimal", record.to_json()),
                                        ("eval_info", evaluation.info().to_json())]
     return report

@@ -159,8 +159,8 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
         self.library.simulator_seen |= "x-simulator" in response.headers
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
         answered = 200 <= response.status_code < 300 and _readable(content, response.headers.get("content-type", ""))
+        # Error answers and unreadable bodies are not model answers: recorded only when asked for.
         if answered or self.library.record_errors:
-            # Error answers and unreadable bodies are not model answers: they are never recorded.
             stored_headers: dict[str, list[str]] = {}
             for k, v in headers:
                 stored_headers.setdefault(k.lower(), []).append(v)

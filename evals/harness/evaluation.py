@@ -17,13 +17,13 @@ from evals.harness.config import EvalConfig
 from evals.harness.errors import InputError
 from evals.harness.judge import LLMJudge
 from evals.harness.metering import Meter, MeteredTransport
-from evals.harness.throttle import AdaptiveLimit, ThrottledTransport
 from evals.harness.prompt import PromptTemplate, load_prompt
 from evals.harness.rollout import Rollout
-from evals.harness.secrets import secrets_from_env
 from evals.harness.runner import CaseResult, evaluate
+from evals.harness.secrets import secrets_from_env
 from evals.harness.suite import LoadedSuite, Suite
 from evals.harness.task import Task
+from evals.harness.throttle import AdaptiveLimit, ThrottledTransport
 
 JUDGE = "judge"
 

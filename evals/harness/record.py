@@ -37,7 +37,10 @@ class CaseRecord:
         return cls(**json.loads(text))
 
 
-def record_case(result: CaseResult, threshold: float, describe: Callable[[Rollout], str]) -> CaseRecord:
+def record_case(
+    result: CaseResult, threshold: float, describe: Callable[[Rollout], str], with_input: bool = False
+) -> CaseRecord:
+    """`with_input` carries the task's input too: only a report that shows the task (a shrunk failure) needs it."""
     rollout = result.rollout
     if result.failure is not None:
         reason, kind = " ".join(str(result.failure).split()), "harness"
@@ -56,5 +59,5 @@ def record_case(result: CaseResult, threshold: float, describe: Callable[[Rollou
         tokens_in=(rollout.usage.input_tokens + rollout.grading_usage.input_tokens) if rollout else 0,
         tokens_out=(rollout.usage.output_tokens + rollout.grading_usage.output_tokens) if rollout else 0,
         retries=rollout.retries if rollout else 0,
-        task_input=dict(result.task.input),
+        task_input=dict(result.task.input) if with_input else {},
     )
