@@ -102,7 +102,7 @@ def resolve_backend(
         )
     deployments = {
         role: environ.get(f"AZURE_OPENAI_{role.upper()}_DEPLOYMENT") or azure_deployments.get(role, "")
-        for role in ("agent", "judge")
+        for role in ("agent", "judge", "optimizer")
     }
     version = environ.get("AZURE_OPENAI_API_VERSION") or "2024-10-21"
     return Backend("azure", f"azure {endpoint}", base_url=endpoint, api_key=key, api_version=version, deployments=deployments)

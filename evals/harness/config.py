@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evals.harness.errors import InputError
 
-ROLES = ("agent", "judge")
+ROLES = ("agent", "judge", "optimizer")
 
 
 class ConfigError(InputError):
@@ -24,6 +24,8 @@ class Models(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
     agent: str = "sim-standin-1"
     judge: str = "sim-standin-1"
+    # The critic and editor of prompt optimization; empty means the judge's model.
+    optimizer: str = ""
 
 
 class Azure(BaseModel):
@@ -32,6 +34,7 @@ class Azure(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
     agent_deployment: str = ""
     judge_deployment: str = ""
+    optimizer_deployment: str = ""
 
 
 class EvalConfig(BaseModel):
@@ -55,6 +58,8 @@ class EvalConfig(BaseModel):
     models: Models = Field(default_factory=Models)
     azure: Azure = Field(default_factory=Azure)
     graders: dict[str, float] = Field(default_factory=lambda: {"exact_choice": 1.0})
+    # [tool.evals.optimize]: read and checked by evals.optimize.settings, which the core does not need.
+    optimize: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("graders")
     @classmethod
@@ -72,7 +77,11 @@ class EvalConfig(BaseModel):
 
     def model_for(self, role: str) -> str:
         env = os.environ.get(f"EVALS_{role.upper()}_MODEL")
-        return env or getattr(self.models, role)
+        if env:
+            return env
+        if role == "optimizer" and not self.models.optimizer:
+            return self.model_for("judge")
+        return getattr(self.models, role)
 
     def resolve(self, root: Path, value: str) -> Path:
         """A setting's path; relative to the working directory when under it, so messages stay short."""

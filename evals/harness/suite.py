@@ -21,6 +21,12 @@ HeadersFor = Callable[[Task, int], Mapping[str, str]]
 class LoadedSuite(Protocol):
     tasks: Sequence[Task]
     prompt: PromptTemplate
+    # The names a prompt template may use: the task inputs it renders from.
+    placeholders: Sequence[str]
+
+    def with_prompt(self, prompt: PromptTemplate) -> "LoadedSuite":
+        """The same suite under another prompt (a candidate the optimizer proposes)."""
+        ...
 
     def solver(self, client: openai.AsyncOpenAI, decoding: Decoding, headers_for: HeadersFor) -> Solver: ...
 

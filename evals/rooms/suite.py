@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -32,6 +32,11 @@ class LoadedRoomSuite:
     prompt: PromptTemplate
     world: World
     requests: Mapping[str, RoomRequest]
+    placeholders: Sequence[str] = PLACEHOLDERS
+
+    def with_prompt(self, prompt: PromptTemplate) -> "LoadedRoomSuite":
+        prompt.check(self.placeholders)
+        return replace(self, prompt=prompt)
 
     def solver(self, client: openai.AsyncOpenAI, decoding: Decoding, headers_for: HeadersFor) -> Solver:
         world = self.world

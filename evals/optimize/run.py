@@ -1,0 +1,125 @@
+"""One optimization run, end to end, without pytest: search, gate, write-back, history and report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from evals.harness.atomic import write_text_atomic
+from evals.harness.backend import Backend
+from evals.harness.config import EvalConfig
+from evals.harness.evaluation import Evaluation
+from evals.harness.prompt import load_prompt
+from evals.harness.secrets import SecretLeakError, find_secrets, secrets_from_env
+from evals.harness.suite import Suite
+from evals.optimize.apo import APO
+from evals.optimize.budget import Budget
+from evals.optimize.cache import EvaluationCache
+from evals.optimize.candidate import Candidate
+from evals.optimize.document import build_document
+from evals.optimize.evaluator import CandidateEvaluator
+from evals.optimize.history import PromptHistory
+from evals.optimize.optimizer_llm import OptimizerLLM
+from evals.optimize.report import render_optimization
+from evals.optimize.search import Search, SearchResult
+from evals.optimize.settings import OptimizeSettings
+
+
+@dataclass
+class OptimizationRun:
+    result: SearchResult
+    document: dict[str, Any]
+    written: bool
+    report_path: Path
+
+
+def _strategy(settings: OptimizeSettings, config: EvalConfig, root: Path):
+    if settings.strategy == "apo":
+        critique = load_prompt(config.resolve(root, settings.critique_prompt))
+        edit = load_prompt(config.resolve(root, settings.edit_prompt))
+        critique.check(("prompt", "traces", "max_issues"))
+        edit.check(("prompt", "critique", "placeholders", "max_chars"))
+        return APO(settings.apo, critique, edit)
+    from evals.optimize.evo import Evolution
+
+    return Evolution(settings.evo, config, root, settings)
+
+
+def optimize(
+    suite: Suite,
+    config: EvalConfig,
+    root: Path,
+    backend: Backend,
+    settings: OptimizeSettings,
+    environ: Mapping[str, str],
+    progress: Callable[[str], None] = lambda line: None,
+) -> OptimizationRun:
+    """Search from the live prompt; write it back only through the holdout gate. Ctrl-C writes nothing."""
+    evaluation = Evaluation(suite, config, root, backend, "none", environ)
+    secrets = tuple(secrets_from_env(config.secret_env, dict(environ)))
+    budget = Budget(settings.budget)
+    cache = EvaluationCache(config.resolve(root, settings.cache))
+    evaluator = CandidateEvaluator(evaluation, cache, budget)
+    llm = OptimizerLLM(backend, config.model_for("optimizer"), budget, timeout_s=max(config.timeout_s, 60.0),
+                       concurrency=config.concurrency)
+    loaded = evaluation.loaded
+    incumbent = Candidate(loaded.prompt.text)
+    search = Search(settings, evaluator, llm, loaded.tasks, incumbent, loaded.placeholders, progress)
+    strategy = _strategy(settings, config, root)
+    result = search.run(strategy)
+
+    prompt_path = loaded.prompt.path
+    facts = {
+        "suite": suite.name,
+        "strategy": strategy.name,
+        "prompt_path": str(prompt_path.relative_to(root) if prompt_path.is_relative_to(root) else prompt_path),
+        "backend": backend.label,
+        "simulator": backend.is_simulator,
+        "agent_model": config.model_for("agent"),
+        "optimizer_model": config.model_for("optimizer"),
+        "seed": settings.seed,
+        "metric": settings.metric,
+    }
+    document = build_document(result, facts)
+    report_path = config.resolve(root, settings.report)
+    json_path = report_path.parent / "optimization" / f"{strategy.name}.json"
+    others = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(json_path.parent.glob("*.json"))
+        if p != json_path and p.stem in ("apo", "evo")
+    ]
+    text = render_optimization(document, others)
+    payload = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    for path, body in ((json_path, payload), (report_path, text)):
+        leaked = find_secrets(body, secrets)
+        if leaked:
+            raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
+    history = PromptHistory(config.resolve(root, settings.history), secrets)
+    written = False
+    if result.accepted:
+        # Keep the old version first: a crash after this step loses nothing.
+        history.keep(prompt_path, incumbent.text, incumbent.version)
+        history.keep(prompt_path, result.best.text, result.best.version)
+    write_text_atomic(json_path, payload)
+    write_text_atomic(report_path, text)
+    if result.accepted:
+        history.write_back(prompt_path, result.best.text)
+        written = True
+    history.append({
+        "prompt": facts["prompt_path"],
+        "version": result.best.version if written else incumbent.version,
+        "parent": incumbent.version,
+        "candidate": result.best.version,
+        "accepted": written,
+        "optimizer": strategy.name,
+        "model": facts["agent_model"],
+        "optimizer_model": facts["optimizer_model"],
+        "simulator": backend.is_simulator,
+        "seed": settings.seed,
+        "gate": document["gate"]["summary"] if document["gate"] else result.stopped,
+        "scores": {"incumbent": document["incumbent"]["splits"], "candidate": document["best"]["splits"]},
+        "budget": document["budget"],
+    })
+    return OptimizationRun(result, document, written, report_path)

@@ -1,0 +1,82 @@
+"""`[tool.evals.optimize]`: the search's budget, splits, gate and each strategy's knobs."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evals.harness.errors import InputError
+
+STRATEGIES = ("apo", "evo")
+
+
+class OptimizeConfigError(InputError):
+    pass
+
+
+class Splits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    train: float = Field(0.4, ge=0.0)
+    validation: float = Field(0.3, gt=0.0)
+    holdout: float = Field(0.3, gt=0.0)
+
+
+class ApoSettings(BaseModel):
+    """Agent Lightning's APO knobs, under their names."""
+
+    model_config = ConfigDict(extra="forbid")
+    beam_width: int = Field(2, ge=1, le=32)
+    branch_factor: int = Field(2, ge=1, le=16)
+    beam_rounds: int = Field(3, ge=1, le=50)
+    gradient_batch_size: int = Field(4, ge=1, le=64)
+    val_batch_size: int = Field(8, ge=1, le=512)
+
+
+class EvoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    population: int = Field(4, ge=1, le=64)
+    children: int = Field(4, ge=1, le=64)
+    generations: int = Field(6, ge=1, le=100)
+    elitism: int = Field(1, ge=0, le=64)
+    minibatch: int = Field(6, ge=1, le=512)
+    # Off by default in tests of the heuristic operators: LLM operators cost optimizer calls.
+    llm_operators: bool = True
+
+
+class OptimizeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    strategy: str = "apo"
+    budget: int = Field(300, ge=1, description="rollouts the search may spend, the holdout gate included")
+    seed: int = 0
+    splits: Splits = Field(default_factory=Splits)
+    metric: str = "score"  # "score" is the weighted composite; or one grader's name
+    min_gain: float = Field(0.05, ge=0.0, le=1.0)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    max_chars: int = Field(2000, ge=50)
+    patience: int = Field(2, ge=1, description="rounds without a better validation score before stopping")
+    max_issues: int = Field(4, ge=1)
+    cache: str = ".evals/optimize-cache.jsonl"
+    history: str = "prompts/history"
+    report: str = "reports/optimization.md"
+    critique_prompt: str = "prompts/optimizer/critique.md"
+    edit_prompt: str = "prompts/optimizer/edit.md"
+    apo: ApoSettings = Field(default_factory=ApoSettings)
+    evo: EvoSettings = Field(default_factory=EvoSettings)
+
+    @model_validator(mode="after")
+    def _known_strategy(self) -> "OptimizeSettings":
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
+        return self
+
+
+def load_settings(raw: Mapping[str, Any], where: str = "pyproject.toml") -> OptimizeSettings:
+    try:
+        return OptimizeSettings.model_validate(dict(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(table)"
+        raise OptimizeConfigError(
+            f"{where}: [tool.evals.optimize] {key}: {first['msg']}; fix the setting or its --set optimize.{key}=… override"
+        ) from None
