@@ -24,6 +24,7 @@ LAYERS = [
     # (package, module prefixes it must never import)
     ("harness", ("evals.rooms", "evals.plugin", "evals.session", "pytest", "_pytest", "hypothesis")),
     ("rooms", ("evals.plugin", "evals.session", "evals.sim", "pytest", "_pytest")),
+    ("optimize", ("evals.rooms", "evals.sim", "evals.plugin", "evals.session", "pytest", "_pytest", "hypothesis")),
     ("sim", ("evals.harness", "evals.rooms", "evals.plugin", "evals.session", "pytest", "_pytest")),
 ]
 

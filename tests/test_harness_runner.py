@@ -139,7 +139,7 @@ def test_openai_backend_reads_key_and_base_url():
 def test_azure_backend_deployments_and_version():
     env = {"AZURE_OPENAI_ENDPOINT": "https://a.invalid", "AZURE_OPENAI_API_KEY": "k", "AZURE_OPENAI_JUDGE_DEPLOYMENT": "env-judge"}
     backend = resolve_backend("azure", False, env, {"agent": "cfg-agent", "judge": "cfg-judge"})
-    assert backend.deployments == {"agent": "cfg-agent", "judge": "env-judge"}
+    assert backend.deployments == {"agent": "cfg-agent", "judge": "env-judge", "optimizer": "env-judge"}
     assert backend.api_version == "2024-10-21"
     assert resolve_backend("azure", False, {**env, "AZURE_OPENAI_API_VERSION": "2025-01-01"}, {}).api_version == "2025-01-01"
 

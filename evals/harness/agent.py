@@ -113,7 +113,8 @@ async def run_tool_loop(
                 rollout.messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
         else:
             names = ", ".join(sorted({c.name for c in rollout.tool_calls})) or "tools"
-            rollout.fail("turn_limit", f"no final answer within {decoding.max_turns} turns (kept calling {names})")
+            rollout.fail("turn_limit", f"no final answer within {decoding.max_turns} turns (kept calling {names})",
+                         hint="Call each tool once, then give your final answer.")
     except openai.APIStatusError as exc:
         rollout.fail("api", f"API error {exc.status_code}: {first_line(exc)}")
     except openai.APIError as exc:

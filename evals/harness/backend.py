@@ -104,5 +104,7 @@ def resolve_backend(
         role: environ.get(f"AZURE_OPENAI_{role.upper()}_DEPLOYMENT") or azure_deployments.get(role, "")
         for role in ("agent", "judge", "optimizer")
     }
+    # The optimizer's critic and editor default to the judge's deployment, as its model does.
+    deployments["optimizer"] = deployments["optimizer"] or deployments["judge"]
     version = environ.get("AZURE_OPENAI_API_VERSION") or "2024-10-21"
     return Backend("azure", f"azure {endpoint}", base_url=endpoint, api_key=key, api_version=version, deployments=deployments)

@@ -47,9 +47,10 @@ class Rollout:
     error: str | None = None
     # api, malformed, turn_limit, bad_tool_call: what kind of failure `error` describes.
     error_kind: str | None = None
+    hint: str = ""  # what instruction would have avoided `error`, when the harness or suite can tell
 
-    def fail(self, kind: str, reason: str) -> None:
-        self.error_kind, self.error = kind, reason
+    def fail(self, kind: str, reason: str, hint: str = "") -> None:
+        self.error_kind, self.error, self.hint = kind, reason, hint
 
     @property
     def transport_failed(self) -> bool:

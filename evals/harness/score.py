@@ -15,6 +15,8 @@ from evals.harness.task import Task
 class Score:
     value: float
     reason: str
+    # The rule, as an instruction, that the grader says the prompt should have stated; optimizers mine it.
+    hint: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.value <= 1.0:

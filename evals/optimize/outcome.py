@@ -18,6 +18,8 @@ class Outcome:
     error_kind: str | None = None
     tokens: int = 0
     trace: str = ""  # the critic's view; shown only for train tasks
+    # Per grader, the rule it says the prompt should have stated (see Score.hint); "" for none.
+    hints: Mapping[str, str] = field(default_factory=dict)
 
     def metric(self, name: str) -> float:
         if name == "score":
@@ -52,4 +54,5 @@ def outcome_of(result: CaseResult) -> Outcome:
         error_kind=("harness" if result.failure is not None else (rollout.error_kind if rollout else None)),
         tokens=tokens,
         trace=trace_body(result),
+        hints={name: score.hint for name, score in result.scores.items() if score.hint},
     )

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
 from evals.harness.rollout import Rollout
 from evals.harness.score import Grader, Score
 from evals.harness.task import Task
-from evals.rooms.oracle import CONSTRAINTS, NO_ROOM, feasible_rooms, violations
+from evals.rooms.oracle import CONSTRAINTS, LEVELS, NO_ROOM, choose, feasible_rooms, rank_key, violations
 from evals.rooms.request import RoomRequest
 from evals.rooms.world import World
 
-__all__ = ["exact_choice", "make_constraint_grader"]
+__all__ = ["HINTS", "exact_choice", "make_constraint_grader", "make_exact_choice", "rule_hint"]
+
+HINTS_FILE = Path(__file__).with_name("data") / "hints.toml"
+
+
+@dataclass(frozen=True)
+class Hints:
+    constraints: Mapping[str, str]
+    tiebreaks: Mapping[str, str]
+    answers: Mapping[str, str]
+
+
+def _load_hints(path: Path) -> Hints:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return Hints(data["constraints"], data["tiebreaks"], data["answers"])
+
+
+HINTS = _load_hints(HINTS_FILE)
 
 
 def _is_no_room(choice: str) -> bool:
@@ -25,6 +47,41 @@ def exact_choice(task: Task, rollout: Rollout) -> Score:
     if rollout.choice == task.expected or (_is_no_room(rollout.choice) and _is_no_room(task.expected)):
         return Score(1.0, f"chose {task.expected}")
     return Score(0.0, f"chose {rollout.choice}, expected {task.expected}")
+
+
+def rule_hint(world: World, task: Task, rollout: Rollout) -> str:
+    """The house rule the agent's answer broke, as an instruction; "" when the answer is right."""
+    if rollout.error:
+        return rollout.hint
+    if rollout.choice is None:
+        return HINTS.answers["format"]
+    req = RoomRequest.from_task(task)
+    best = choose(world, req)
+    if _is_no_room(rollout.choice):
+        return "" if best == NO_ROOM else HINTS.answers["no_room"]
+    room = world.room(rollout.choice)
+    if room is None:
+        return HINTS.answers["format"]
+    broken = violations(room, req)
+    if broken:
+        return HINTS.constraints[broken[0]]
+    if best == NO_ROOM or best == room.id:
+        return HINTS.answers["no_room"] if best == NO_ROOM else ""
+    # Both fit: the first tie-break level where the right room ranks better is the rule missed.
+    winner = world.room(best)
+    level = next(lv for lv, a, b in zip(LEVELS, rank_key(winner, req), rank_key(room, req)) if a != b)
+    return HINTS.tiebreaks.get(level, "")
+
+
+def make_exact_choice(world: World) -> Grader:
+    """`exact_choice`, with the broken rule attached as a hint for prompt optimizers."""
+
+    def exact(task: Task, rollout: Rollout) -> Score:
+        score = exact_choice(task, rollout)
+        return score if score.value == 1.0 else replace(score, hint=rule_hint(world, task, rollout))
+
+    exact.__name__ = "exact_choice"
+    return exact
 
 
 def make_constraint_grader(world: World) -> Grader:

@@ -18,7 +18,7 @@ from evals.harness.suite import HeadersFor
 from evals.harness.task import Task, load_tasks
 from evals.rooms.answer import parse_choice
 from evals.rooms.errors import TaskInputError
-from evals.rooms.graders import exact_choice, make_constraint_grader
+from evals.rooms.graders import HINTS, make_constraint_grader, make_exact_choice
 from evals.rooms.request import RoomRequest, prompt_values
 from evals.rooms.tool import TOOL_SPEC, get_rooms_and_availability
 from evals.rooms.world import NO_ROOM, World, load_world
@@ -51,13 +51,13 @@ class LoadedRoomSuite:
             if rollout.error is None:
                 rollout.choice, why = parse_choice(rollout.final_text, world.ids)
                 if rollout.choice is None:
-                    rollout.fail("no_choice", f"no room chosen ({why})")
+                    rollout.fail("no_choice", f"no room chosen ({why})", hint=HINTS.answers["format"])
             return rollout
 
         return solve
 
     def graders(self) -> Mapping[str, Grader]:
-        return {"exact_choice": exact_choice, "constraints": make_constraint_grader(self.world)}
+        return {"exact_choice": make_exact_choice(self.world), "constraints": make_constraint_grader(self.world)}
 
     def describe(self, rollout: Rollout) -> str:
         if rollout.choice is not None:
