@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -16,11 +17,21 @@ BEHAVIOURS = ("single_tool_call", "answer_format", "no_room_answer")
 FAMILIES = HARD_CONSTRAINTS + TIEBREAKS + BEHAVIOURS
 
 
+@dataclass(frozen=True)
+class Wording:
+    """How the critic and editor talk about a family: the problem, instructions, preference fragments."""
+
+    problem: str = ""
+    instructions: tuple[str, ...] = ()
+    preference: tuple[str, ...] = ()
+
+
 class Phrasebook:
     """Compiled phrasings per family; answers whether a text asks for a family."""
 
-    def __init__(self, patterns: Mapping[str, list[re.Pattern[str]]]):
+    def __init__(self, patterns: Mapping[str, list[re.Pattern[str]]], wordings: Mapping[str, Wording] | None = None):
         self._patterns = dict(patterns)
+        self._wordings = dict(wordings or {})
 
     @classmethod
     def from_toml(cls, path: Path) -> "Phrasebook":
@@ -31,6 +42,7 @@ class Phrasebook:
         if missing:
             raise ValueError(f"{path}: missing phrasebook families {', '.join(missing)}")
         patterns: dict[str, list[re.Pattern[str]]] = {}
+        wordings: dict[str, Wording] = {}
         for family, table in data.items():
             phrasings = table.get("phrasings") if isinstance(table, dict) else None
             if not isinstance(phrasings, list) or not phrasings:
@@ -39,7 +51,12 @@ class Phrasebook:
                 patterns[family] = [re.compile(p, re.IGNORECASE) for p in phrasings]
             except re.error as exc:
                 raise ValueError(f"{path}: family [{family}] has a bad regex: {exc}") from None
-        return cls(patterns)
+            wordings[family] = Wording(
+                problem=str(table.get("problem", "")),
+                instructions=tuple(table.get("instructions", ())),
+                preference=tuple(table.get("preference", ())),
+            )
+        return cls(patterns, wordings)
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -50,6 +67,11 @@ class Phrasebook:
             return self._patterns[family]
         except KeyError:
             raise KeyError(f"unknown phrasebook family {family!r}; known: {', '.join(self._patterns)}") from None
+
+    def wording(self, family: str) -> Wording:
+        """The critic's and editor's words for `family` (empty when the file gives none)."""
+        self._family(family)
+        return self._wordings.get(family, Wording())
 
     def asks(self, family: str, text: str) -> bool:
         """True when any phrasing of `family` occurs in `text`."""
