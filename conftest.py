@@ -4,8 +4,8 @@ import os
 
 from hypothesis import settings
 
-# The harness's pytest plugin: options, the eval_case fixture, baseline xfails and reports.
-pytest_plugins = ["evals.plugin"]
+# The harness's pytest plugins: the suite (options, eval_case, baseline xfails, reports) and --optimize.
+pytest_plugins = ["evals.plugin", "evals.optimize_plugin"]
 
 # CI runs are reproducible: fixed examples, no example database carried between runs.
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
