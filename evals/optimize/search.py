@@ -161,11 +161,21 @@ class Search:
             return self.validate([candidate])[0]
         return entry.val_mean
 
-    def failures(self, candidate: Candidate, size: int, *salt: object) -> list[Outcome]:
-        """The candidate's imperfect outcomes on a train minibatch: what a critic may see."""
-        batch = self.minibatch("train", size, candidate.version, *salt)
-        found = self.outcomes(candidate, batch)
-        return [o for task in batch for o in found[task.id] if o.metric(self.metric) < 1.0]
+    def failures(self, candidate: Candidate, size: int, *salt: object, chunks: int = 3) -> list[Outcome]:
+        """Up to `size` imperfect train outcomes: what a critic may see (ProTeGi samples errors, not tasks).
+
+        Train tasks are tried `size` at a time in a seeded order, at most `chunks` times, so
+        a nearly perfect prompt still shows its critic the failures it has.
+        """
+        order = self.minibatch("train", len(self.splits["train"]), candidate.version, *salt)
+        found: list[Outcome] = []
+        for start in range(0, min(len(order), size * chunks), size):
+            batch = order[start : start + size]
+            outcomes = self.outcomes(candidate, batch)
+            found += [o for task in batch for o in outcomes[task.id] if o.metric(self.metric) < 1.0]
+            if len(found) >= size:
+                break
+        return found[:size]
 
     def race(self, children: Sequence[Candidate], start: int, keep: int, round: int) -> list[Candidate]:
         """Successive halving on validation minibatches; the `keep` survivors end on the full split."""

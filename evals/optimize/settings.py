@@ -17,9 +17,9 @@ class OptimizeConfigError(InputError):
 
 class Splits(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    train: float = Field(0.4, ge=0.0)
-    validation: float = Field(0.3, gt=0.0)
-    holdout: float = Field(0.3, gt=0.0)
+    train: float = Field(0.5, ge=0.0)
+    validation: float = Field(0.25, gt=0.0)
+    holdout: float = Field(0.25, gt=0.0)
 
 
 class ApoSettings(BaseModel):
@@ -28,9 +28,13 @@ class ApoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     beam_width: int = Field(2, ge=1, le=32)
     branch_factor: int = Field(2, ge=1, le=16)
-    beam_rounds: int = Field(3, ge=1, le=50)
+    beam_rounds: int = Field(5, ge=1, le=50)
     gradient_batch_size: int = Field(4, ge=1, le=64)
     val_batch_size: int = Field(8, ge=1, le=512)
+
+
+EVO_OPERATORS = ("add_constraint", "add_example", "add_emphasis", "reorder_instructions", "simplify",
+                 "reflect", "crossover")
 
 
 class EvoSettings(BaseModel):
@@ -39,9 +43,23 @@ class EvoSettings(BaseModel):
     children: int = Field(4, ge=1, le=64)
     generations: int = Field(6, ge=1, le=100)
     elitism: int = Field(1, ge=0, le=64)
-    minibatch: int = Field(6, ge=1, le=512)
-    # Off by default in tests of the heuristic operators: LLM operators cost optimizer calls.
+    minibatch: int = Field(6, ge=1, le=512, description="tasks for mining failures and for cheap rejection")
+    promote: int = Field(2, ge=1, le=64, description="children per generation that may earn a full validation run")
+    # Validation points lost per 1000 characters beyond the incumbent's length, in survival and tie-breaks.
+    length_penalty: float = Field(0.05, ge=0.0, le=10.0)
+    max_added: int = Field(3, ge=1, le=16, description="rules add_constraint adds at most at once")
+    operators: tuple[str, ...] = EVO_OPERATORS
+    # Off for a heuristic-only run: LLM operators (reflect, crossover) cost optimizer calls.
     llm_operators: bool = True
+    reflect_prompt: str = "prompts/optimizer/reflect.md"
+    crossover_prompt: str = "prompts/optimizer/crossover.md"
+
+    @model_validator(mode="after")
+    def _known_operators(self) -> "EvoSettings":
+        unknown = [name for name in self.operators if name not in EVO_OPERATORS]
+        if unknown or not self.operators:
+            raise ValueError(f"unknown or no operators {unknown}; use some of {', '.join(EVO_OPERATORS)}")
+        return self
 
 
 class OptimizeSettings(BaseModel):
