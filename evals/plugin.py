@@ -6,17 +6,24 @@ batch the first time a case is needed; each test then checks its own result.
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from evals.harness.backend import LLM_CHOICES
-from evals.harness.baseline import updated_baseline, write_baseline
+from evals.harness.baseline import load_baseline, updated_baseline, write_baseline
 from evals.harness.cassette import RECORD_MODES
 from evals.harness.errors import InputError
+from evals.harness.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, missing_baseline_note
+from evals.harness.publish import compare_run, publish
 from evals.harness.record import record_case
-from evals.harness.report import render_scores, write_report
+from evals.harness.report import write_report
 from evals.harness.secrets import secrets_from_env
+from evals.harness.shards import in_shard, versions
 from evals.harness.task import Task
 from evals.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, RecordCollector
 
@@ -37,6 +44,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--prompt", dest="eval_prompt", default=None, help="prompt template file (overrides [tool.evals] prompt)")
     group.addoption("--set", dest="eval_set", action="append", metavar="KEY=VALUE", help="override any [tool.evals] setting, e.g. --set graders.judge=0")
     group.addoption("--update-baseline", action="store_true", help="rewrite the baseline file with this run's scores")
+    group.addoption("--repeat", dest="eval_repeat", type=int, default=1, metavar="N",
+                    help="run every case N times (repeat k replays cassette <task>.r<k>.json)")
+    group.addoption("--min-passes", dest="eval_min_passes", type=int, default=None, metavar="K",
+                    help="with --repeat N: a case passes when K of its N repeats pass (default: all N)")
+    group.addoption("--baseline", dest="eval_baseline", default=None, metavar="PATH",
+                    help="baseline the gate and the report compare with (default: [tool.evals] baseline); "
+                         "known failures always come from [tool.evals] baseline")
+    group.addoption("--max-regression", dest="eval_max_regression", type=float, default=DEFAULT_MAX_REGRESSION,
+                    help="the gate fails on a mean score drop larger than this that is also significant (default 0.02)")
+    group.addoption("--alpha", dest="eval_alpha", type=float, default=DEFAULT_ALPHA,
+                    help="significance level of the gate's paired test over tasks (default 0.05)")
+    group.addoption("--shard", dest="eval_shard", default=None, metavar="I/N",
+                    help="run only shard I of N (a stable split by test id); the merge of all shards runs the gate")
+    group.addoption("--results-json", dest="eval_results_json", default=None, metavar="PATH",
+                    help="also write this run's case records as JSON, for python -m evals.harness.shards merge")
     parser.addini("eval_pass_threshold", "score a case needs to pass", type="float", default=0.8)
 
 
@@ -73,6 +95,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
+    if state.shard is not None:
+        kept = [item for item in items if in_shard(item.nodeid, state.shard)]
+        config.hook.pytest_deselected(items=[item for item in items if not in_shard(item.nodeid, state.shard)])
+        items[:] = kept
     if state.baseline is None:
         return
     for item in items:
@@ -107,23 +133,25 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
     state: EvalSession = request.config.stash[STATE]
     suite = request.module.SUITE
     task: Task = request.param
-    result = state.result_for(request.node, suite, task)
+    results = state.result_for(request.node, suite, task)
     evaluation = state.evaluation(suite)
-    record = record_case(result, state.threshold, evaluation.describe)
+    records = [record_case(result, state.threshold, evaluation.describe) for result in results]
+    first = records[0]
     props = request.node.user_properties
-    # Readable fields for JUnit XML, then the machine-readable record the report is built from.
+    # Readable fields for JUnit XML (the first repeat's), then the machine-readable records the report is built from.
     props += [
-        ("eval_score", record.score),
-        ("eval_choice", record.chosen),
-        ("eval_expected", record.expected),
-        ("eval_reasons", "; ".join(f"{n}={s.value:.2f} {s.reason}" for n, s in result.scores.items()) or record.reason),
-        ("eval_tokens_in", record.tokens_in),
-        ("eval_tokens_out", record.tokens_out),
+        ("eval_score", round(sum(r.score for r in records) / len(records), 4)),
+        ("eval_choice", first.chosen),
+        ("eval_expected", first.expected),
+        ("eval_reasons", "; ".join(f"{n}={s.value:.2f} {s.reason}" for n, s in results[0].scores.items()) or first.reason),
+        ("eval_tokens_in", sum(r.tokens_in for r in records)),
+        ("eval_tokens_out", sum(r.tokens_out for r in records)),
         ("eval_suite", suite.name),
-        ("eval_record", record.to_json()),
+        ("eval_records", json.dumps([asdict(r) for r in records], sort_keys=True, ensure_ascii=False)),
         ("eval_info", state.info_json(suite)),
     ]
-    return CaseOutcome(result, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options())
+    return CaseOutcome(results, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options(),
+                       state.min_passes)
 
 
 @pytest.fixture(scope="session")
@@ -135,35 +163,70 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return  # under xdist only the controller writes shared files
     state: EvalSession = session.config.stash[STATE]
-    reports = state.config.resolve(state.root, state.config.reports)
+    results = state.run_results()
     secrets = secrets_from_env(state.config.secret_env, state.environ)
-    for name, records in state.records.items():
-        minimal = [state.minimal[name]] if name in state.minimal else []
-        text = render_scores(state.infos[name], list(records.values()), state.threshold, minimal)
-        write_report(reports / "scores.md", text, secrets)
+    if state.results_json:
+        write_report(Path(state.results_json), results.to_json(), secrets)
+    gate_baseline = state.gate_baseline
     # An interrupted run has seen only part of the suite: it never becomes the baseline.
-    if session.config.getoption("update_baseline") and exitstatus != pytest.ExitCode.INTERRUPTED:
-        if state.records or state.property_outcomes:
-            meta = dict(state.baseline.meta) if state.baseline else {}
-            meta.pop("threshold", None)
-            for info in state.infos.values():
-                meta.update({"suite": info.suite, "agent_model": info.agent_model, "prompt_version": info.prompt_version,
-                             "judge_model": info.judge_model, "grader_weights": dict(state.config.graders)})
-            records = [r for suite_records in state.records.values() for r in suite_records.values()]
-            document = updated_baseline(state.baseline, records, state.threshold, meta, state.property_outcomes)
-            write_baseline(state.config.resolve(state.root, state.config.baseline), document)
+    if state.update_baseline and exitstatus != pytest.ExitCode.INTERRUPTED and (results.suites or results.properties):
+        state.previous_diffs = compare_run(results, gate_baseline, state.gate)
+        write_baseline(state.baseline_path, accepted_baseline(state.baseline, results))
+        if state.gate_baseline_path == state.baseline_path:
+            # The report then reads as the next plain run's will: against the baseline just written.
+            gate_baseline = load_baseline(state.baseline_path)
+    if not results.suites:
+        return
+    state.diffs = compare_run(results, gate_baseline, state.gate, missing_baseline_note(state.gate_baseline_path))
+    reports = state.config.resolve(state.root, state.config.reports)
+    # A shard's report is partial: GitHub's job summary gets the merged one.
+    summary = None if state.shard else state.environ.get("GITHUB_STEP_SUMMARY")
+    publish(results, state.diffs, reports, secrets, summary, {
+        "generated_at": datetime.fromtimestamp(state.started, timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - state.started, 3),
+        "versions": versions(),
+        "command": ["pytest", *session.config.invocation_params.args],
+    })
+    if gate_enforced(state) and any(d.failed for d in state.diffs.values()) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state: EvalSession = config.stash[STATE]
-    for name, records in state.records.items():
-        values = list(records.values())
-        if not values:
-            continue
-        passed = sum(r.passed for r in values)
-        mean = sum(r.score for r in values) / len(values)
+    results = state.run_results()
+    for name, suite in results.suites.items():
+        outcomes = suite.outcomes(results.min_passes)
+        passed = sum(o.passed for o in outcomes.values())
+        mean = sum(o.mean for o in outcomes.values()) / len(outcomes)
+        repeats = f" × {results.repeats} repeats" if results.repeats > 1 else ""
         terminalreporter.write_line(
-            f"evals {name}: {len(values)} cases ({state.infos[name].mode}), {passed} passed, mean score {mean:.3f} -> "
+            f"evals {name}: {len(outcomes)} cases{repeats} ({suite.info.mode}), {passed} passed, mean score {mean:.3f} -> "
             f"{Path(state.config.reports) / 'scores.md'}"
-            + ("; baseline updated" if config.getoption("update_baseline") else "")
+            + ("; baseline updated" if state.update_baseline else "")
         )
+        if name in state.previous_diffs and state.previous_diffs[name].verdict is not None:
+            terminalreporter.write_line(f"evals {name}: against the replaced baseline: {state.previous_diffs[name].summary()}")
+        diff = state.diffs.get(name)
+        if diff is None:
+            continue
+        if not gate_enforced(state):
+            why = "a shard: the merge of all shards runs the gate" if state.shard else "--update-baseline accepts this run"
+            terminalreporter.write_line(f"evals {name}: gate not enforced ({why})")
+        else:
+            terminalreporter.write_line(f"evals {name}: {diff.summary()}", red=diff.failed, bold=diff.failed)
+
+
+def gate_enforced(state: EvalSession) -> bool:
+    return state.shard is None and not state.update_baseline
+
+
+def accepted_baseline(old, results) -> dict:
+    """This run as the baseline, keeping what did not run."""
+    meta = dict(old.meta) if old else {}
+    meta.pop("threshold", None)
+    outcomes = {}
+    for suite in results.suites.values():
+        meta.update(results.run_settings(suite))
+        outcomes.update(suite.outcomes(results.min_passes))
+    meta["min_passes"] = results.min_passes or results.repeats
+    return updated_baseline(old, outcomes, results.threshold, meta, results.properties)

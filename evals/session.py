@@ -5,7 +5,9 @@ Plain classes the plugin's hooks and fixtures delegate to; `evals/plugin.py` is 
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,10 @@ from evals.harness.cassette import CassetteMiss
 from evals.harness.config import load_config
 from evals.harness.errors import InputError
 from evals.harness.evaluation import Evaluation, RunInfo
+from evals.harness.gate import BaselineDiff, GateSettings
 from evals.harness.record import CaseRecord
+from evals.harness.results import RunResults, SuiteResults
+from evals.harness.shards import parse_shard
 from evals.harness.runner import CaseResult
 from evals.harness.task import Task
 
@@ -34,26 +39,41 @@ class CaseBelowThreshold(pytest.fail.Exception):
 
 
 class CaseOutcome:
-    """What a suite test sees: the scored result of its case."""
+    """What a suite test sees: the scored results of its case, one per repeat."""
 
-    def __init__(self, result: CaseResult, threshold: float, nodeid: str, describe, options: list[str]):
-        self.result, self.threshold, self.nodeid, self.describe = result, threshold, nodeid, describe
-        self.options = options
+    def __init__(self, results: list[CaseResult], threshold: float, nodeid: str, describe, options: list[str],
+                 min_passes: int | None = None):
+        self.results, self.threshold, self.nodeid, self.describe = results, threshold, nodeid, describe
+        self.options, self.min_passes = options, min_passes
+
+    @property
+    def result(self) -> CaseResult:
+        """The first repeat's result (the only one without --repeat)."""
+        return self.results[0]
 
     def check(self) -> None:
-        result = self.result
-        if isinstance(result.failure, CassetteMiss):
-            miss = result.failure
-            command = " ".join(["pytest", f"'{self.nodeid}'", *self.options, f"--record-mode={miss.record_mode_hint}"])
-            pytest.fail(f"{miss}; record it with: {command}", pytrace=False)
-        if isinstance(result.failure, InputError):
-            pytest.fail(str(result.failure), pytrace=False)
-        if result.failure is not None:
-            raise result.failure
-        if not result.passed(self.threshold):
-            lines = [f"score {result.value:.2f} < threshold {self.threshold:g}; chose {self.describe(result.rollout)!r}, expected {result.task.expected!r}"]
+        for result in self.results:
+            if isinstance(result.failure, CassetteMiss):
+                miss = result.failure
+                command = " ".join(["pytest", f"'{self.nodeid}'", *self.options, f"--record-mode={miss.record_mode_hint}"])
+                pytest.fail(f"{miss}; record it with: {command}", pytrace=False)
+            if isinstance(result.failure, InputError):
+                pytest.fail(str(result.failure), pytrace=False)
+            if result.failure is not None:
+                raise result.failure
+        failing = [r for r in self.results if not r.passed(self.threshold)]
+        needed = len(self.results) if self.min_passes is None else min(self.min_passes, len(self.results))
+        if len(self.results) - len(failing) >= needed:
+            return
+        lines = []
+        if len(self.results) > 1:
+            lines.append(f"{len(self.results) - len(failing)} of {len(self.results)} repeats passed, {needed} needed")
+        for result in failing:
+            which = f"repeat {result.repeat}: " if len(self.results) > 1 else ""
+            lines.append(f"{which}score {result.value:.2f} < threshold {self.threshold:g}; "
+                         f"chose {self.describe(result.rollout)!r}, expected {result.task.expected!r}")
             lines += [f"  {name}: {score.value:.2f} {score.reason}" for name, score in result.scores.items()]
-            raise CaseBelowThreshold("\n".join(lines))
+        raise CaseBelowThreshold("\n".join(lines))
 
 
 class EvalSession:
@@ -77,6 +97,23 @@ class EvalSession:
             if value is not None:
                 overrides[key] = value
         self.record_mode = config.getoption("record_mode")
+        self.update_baseline: bool = bool(config.getoption("update_baseline"))
+        self.repeats: int = config.getoption("eval_repeat")
+        self.min_passes: int | None = config.getoption("eval_min_passes")
+        if self.repeats < 1:
+            raise pytest.UsageError(f"--repeat {self.repeats}: must be 1 or more; pass how many times to run each case")
+        if self.min_passes is not None and not 1 <= self.min_passes <= self.repeats:
+            raise pytest.UsageError(f"--min-passes {self.min_passes}: must be between 1 and --repeat ({self.repeats})")
+        self.gate = GateSettings(config.getoption("eval_max_regression"), config.getoption("eval_alpha"))
+        if self.gate.max_regression < 0 or not 0 < self.gate.alpha < 1:
+            raise pytest.UsageError(f"--max-regression {self.gate.max_regression:g} --alpha {self.gate.alpha:g}: "
+                                    "the regression must be 0 or more and alpha between 0 and 1, e.g. 0.02 and 0.05")
+        try:
+            self.shard = parse_shard(config.getoption("eval_shard")) if config.getoption("eval_shard") else None
+        except InputError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.results_json: str | None = config.getoption("eval_results_json")
+        self.started = time.time()
         self.environ = dict(os.environ)
         try:
             self.config = load_config(self.root / "pyproject.toml", overrides)
@@ -86,12 +123,17 @@ class EvalSession:
                 self.environ,
                 {"agent": self.config.azure.agent_deployment, "judge": self.config.azure.judge_deployment},
             )
-            self.baseline = load_baseline(self.config.resolve(self.root, self.config.baseline))
+            self.baseline_path = self.config.resolve(self.root, self.config.baseline)
+            self.baseline = load_baseline(self.baseline_path)
+            # The gate may compare with another baseline (the base branch's, in a PR); known failures stay the committed ones.
+            given = config.getoption("eval_baseline")
+            self.gate_baseline_path = Path(given) if given else self.baseline_path
+            self.gate_baseline = load_baseline(self.gate_baseline_path) if given else self.baseline
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.threshold = float(config.getini("eval_pass_threshold"))
         self.evaluations: dict[str, Evaluation] = {}
-        self.results: dict[str, dict[str, CaseResult]] = {}  # this process's results, per suite
+        self.results: dict[str, dict[str, list[CaseResult]]] = {}  # this process's results, per suite and task
         # A failing example noted by the running property test, attached to its report.
         self.pending_minimal: tuple[str, CaseResult] | None = None
         # What the report is built from, gathered from test reports (so xdist workers' too).
@@ -100,12 +142,30 @@ class EvalSession:
         self.minimal: dict[str, CaseRecord] = {}
         self.property_outcomes: dict[str, bool] = {}
         self._info_json: dict[str, str] = {}
+        self.diffs: dict[str, BaselineDiff] = {}  # set at session end: the run against the gate's baseline
+        self.previous_diffs: dict[str, BaselineDiff] = {}  # with --update-baseline: against the baseline it replaced
+
+    def switch_to_recording(self, backend, record_mode: str) -> None:
+        """Run the next cases against `backend` in `record_mode`, reloading the prompt (it may have been rewritten)."""
+        self.backend, self.record_mode = backend, record_mode
+        self.evaluations.clear()
+        self.results.clear()
+        self._info_json.clear()
+        self.infos.clear()  # the next records bring the info of the run that made them
+
+    def run_results(self) -> RunResults:
+        """Everything the report, the gate and a shard's results file are built from."""
+        suites = {
+            name: SuiteResults(self.infos[name], list(records.values()), [self.minimal[name]] if name in self.minimal else [])
+            for name, records in self.records.items() if records and name in self.infos
+        }
+        return RunResults(self.threshold, self.repeats, self.min_passes, suites, dict(self.property_outcomes), self.shard)
 
     def rerun_options(self) -> list[str]:
         """This session's options that change what is sent (prompt, tasks, settings), for a re-record command."""
         args = list(self.pytest_config.invocation_params.args)
         kept: list[str] = []
-        takes_value = ("--prompt", "--tasks", "--set", "--max-turns", "--llm")
+        takes_value = ("--prompt", "--tasks", "--set", "--max-turns", "--llm", "--repeat")
         for index, arg in enumerate(args):
             if arg.startswith(tuple(f"{opt}=" for opt in takes_value)):
                 kept.append(arg)
@@ -127,7 +187,8 @@ class EvalSession:
             )
         return self.evaluations[suite.name]
 
-    def result_for(self, item: pytest.Item, suite, task: Task) -> CaseResult:
+    def result_for(self, item: pytest.Item, suite, task: Task) -> list[CaseResult]:
+        """The task's results, one per repeat."""
         done = self.results.setdefault(suite.name, {})
         if task.id not in done:
             # First case of this suite: run every selected case of the suite in one concurrent batch.
@@ -143,11 +204,13 @@ class EvalSession:
             if task not in wanted:
                 wanted.append(task)
             try:
-                results = self.evaluation(suite).run(wanted)
+                results = self.evaluation(suite).run(wanted, repeats=self.repeats)
             except Exception as exc:  # the batch broke: every case it held fails with that reason, once
-                results = [CaseResult(task=t, repeat=0, failure=exc) for t in wanted]
+                results = [CaseResult(task=t, repeat=r, failure=exc) for t in wanted for r in range(self.repeats)]
             for result in results:
-                done[result.task.id] = result
+                done.setdefault(result.task.id, []).append(result)
+            for runs in done.values():
+                runs.sort(key=lambda r: r.repeat)
         return done[task.id]
 
 
@@ -164,9 +227,10 @@ class RecordCollector:
         state, suite = self.state, props.get("eval_suite")
         if suite and "eval_info" in props and suite not in state.infos:
             state.infos[suite] = RunInfo.from_json(props["eval_info"])
-        if suite and "eval_record" in props:
-            record = CaseRecord.from_json(props["eval_record"])
-            state.records.setdefault(suite, {})[(record.task_id, record.repeat)] = record
+        if suite and "eval_records" in props:
+            for item in json.loads(props["eval_records"]):
+                record = CaseRecord(**item)
+                state.records.setdefault(suite, {})[(record.task_id, record.repeat)] = record
         if suite and "eval_minimal" in props:
             state.minimal[suite] = CaseRecord.from_json(props["eval_minimal"])
         if "eval_property" in props:
@@ -190,8 +254,8 @@ class AdHocRunner:
 
     def check(self, result: CaseResult, nodeid: str) -> None:
         """Fail like a suite case does: cassette misses name the command that records them."""
-        CaseOutcome(result, self.state.threshold, nodeid, lambda r: getattr(r, "choice", None) or "—",
-                    self.state.rerun_options()).check()
+        CaseOutcome([result], self.state.threshold, nodeid, lambda r: getattr(r, "choice", None) or "—",
+                    self.state.rerun_options(), min_passes=1).check()
 
     def note_failure(self, suite, result: CaseResult) -> None:
         """Remember a failing example; Hypothesis replays the shrunk one last, so the last noted is the smallest."""

@@ -163,7 +163,7 @@ def baseline_corrupt_json(root: Path):
 
 
 def baseline_wrong_format(root: Path):
-    path = write(root / "baseline.json", json.dumps({"format": 2, "cases": {}}))
+    path = write(root / "baseline.json", json.dumps({"format": 3, "cases": {}}))
     return message_of(lambda: load_baseline(path)), str(path)
 
 
@@ -228,7 +228,7 @@ FILE_ROWS = [
         r"{where}: placeholder \{floor\} is not a task input; use one of \{accessible_required\}, .*\{time\} "
         r"or write \{\{floor\}\} for literal braces"),
     Row("baseline: corrupt JSON", baseline_corrupt_json, r"{where}: not valid JSON \(.+\); " + re.escape(RESTORE_BASELINE)),
-    Row("baseline: wrong format", baseline_wrong_format, r"{where}: not a baseline of format 1; " + re.escape(RESTORE_BASELINE)),
+    Row("baseline: wrong format", baseline_wrong_format, r"{where}: not a baseline of format 2 \(format 3, or no \"cases\" object\); " + re.escape(RESTORE_BASELINE)),
     Row("baseline: passed not a bool", baseline_passed_not_bool,
         r"{where}: (?!.*numeric score).*\bpassed\b.*(true|false).*; " + re.escape(RESTORE_BASELINE)),
     Row("cassettes: corrupt JSON", cassette_corrupt_json,

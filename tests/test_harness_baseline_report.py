@@ -10,8 +10,12 @@ import pytest
 
 from evals.harness.baseline import FORMAT, Baseline, BaselineCase, BaselineError, load_baseline, updated_baseline, write_baseline
 from evals.harness.evaluation import RunInfo
+from evals.harness.gate import GateSettings, compare_to_baseline
+from evals.harness.outcome import task_outcomes
+from evals.harness.pricing import load_prices
 from evals.harness.record import CaseRecord, record_case
 from evals.harness.report import SIMULATOR_NOTE, render_scores, write_report
+from evals.harness.results import RunResults, SuiteResults
 from evals.harness.rollout import Rollout, Usage
 from evals.harness.runner import CaseResult
 from evals.harness.score import Score
@@ -40,11 +44,12 @@ def test_missing_baseline_is_none(tmp_path):
 
 def test_baseline_round_trip(tmp_path):
     path = tmp_path / "reports" / "baseline.json"
-    document = updated_baseline(None, [result("a", 1.0), result("b", 0.2)], THRESHOLD, {"suite": "rooms"})
+    document = updated_baseline(None, task_outcomes([result("a", 1.0), result("b", 0.2)]), THRESHOLD, {"suite": "rooms"})
     write_baseline(path, document)
     baseline = load_baseline(path)
     assert baseline.path == path
-    assert baseline.cases == {"a": BaselineCase(1.0, True), "b": BaselineCase(0.2, False)}
+    assert baseline.cases == {"a": BaselineCase(1.0, True, graders={"exact_choice": 1.0}),
+                              "b": BaselineCase(0.2, False, graders={"exact_choice": 0.2})}
     assert baseline.meta == {"suite": "rooms", "threshold": THRESHOLD}
     assert not baseline.known_failure("a")
     assert baseline.known_failure("b")
@@ -59,10 +64,11 @@ def test_baseline_round_trip(tmp_path):
     [
         pytest.param("{not json", "not valid JSON", id="corrupt"),
         pytest.param("", "not valid JSON", id="empty"),
-        pytest.param('{"cases": {}}', "not a baseline of format 1", id="no-format"),
-        pytest.param('{"format": 0, "cases": {}}', "not a baseline of format 1", id="old-format"),
-        pytest.param('{"format": 1, "cases": []}', "not a baseline of format 1", id="cases-not-object"),
-        pytest.param('[{"id": "a", "score": 1}]', "not a baseline of format 1", id="list"),
+        pytest.param('{"cases": {}}', "not a baseline of format 2 (no format", id="no-format"),
+        pytest.param('{"format": 0, "cases": {}}', "not a baseline of format 2 (format 0", id="unknown-old-format"),
+        pytest.param('{"format": 3, "cases": {}}', "not a baseline of format 2 (format 3", id="newer-format"),
+        pytest.param('{"format": 1, "cases": []}', "not a baseline of format 2", id="cases-not-object"),
+        pytest.param('[{"id": "a", "score": 1}]', "not a baseline of format 2", id="list"),
         pytest.param('{"format": 1, "cases": {"a": {"score": 1}}}', "case 'a' lacks a numeric score and a passed flag", id="no-passed"),
         pytest.param('{"format": 1, "cases": {"a": {"score": "x", "passed": true}}}', "case 'a' lacks a numeric score", id="bad-score"),
         pytest.param('{"format": 1, "cases": {"a": 0.5}}', "case 'a' lacks", id="entry-not-object"),
@@ -95,9 +101,8 @@ def test_updated_baseline_replaces_cases_that_ran_and_keeps_the_others(tmp_path)
         result("rerun", 0.95),
         result("new", 0.3),
         result("missed", None, failure=RuntimeError("cassette miss")),  # did not get a score: keep the old entry
-        result("rerun", 0.0, repeat=1),  # only repeat 0 is the baseline
     ]
-    document = updated_baseline(old, results, THRESHOLD, {"prompt_version": "new", "suite": "rooms"})
+    document = updated_baseline(old, task_outcomes(results), THRESHOLD, {"prompt_version": "new", "suite": "rooms"})
     assert document == {
         "format": FORMAT,
         "prompt_version": "new",
@@ -106,17 +111,37 @@ def test_updated_baseline_replaces_cases_that_ran_and_keeps_the_others(tmp_path)
         "cases": {
             "kept": {"score": 0.9, "passed": True},
             "missed": {"score": 1.0, "passed": True},
-            "new": {"score": 0.3, "passed": False},
-            "rerun": {"score": 0.95, "passed": True},
+            "new": {"score": 0.3, "passed": False, "graders": {"exact_choice": 0.3}},
+            "rerun": {"score": 0.95, "passed": True, "graders": {"exact_choice": 0.95}},
         },
     }
     assert list(document["cases"]) == sorted(document["cases"])
 
 
+def test_updated_baseline_keeps_repeats_and_the_k_of_n_verdict(tmp_path):
+    records = [result("a", 1.0), result("a", 0.0, repeat=1), result("a", 1.0, repeat=2)]
+    strict = updated_baseline(None, task_outcomes(records), THRESHOLD, {})
+    assert strict["cases"]["a"] == {"score": 0.6667, "passed": False, "scores": [1.0, 0.0, 1.0],
+                                    "graders": {"exact_choice": 0.6667}}
+    lenient = updated_baseline(None, task_outcomes(records, min_passes=2), THRESHOLD, {})
+    assert lenient["cases"]["a"]["passed"] is True
+    write_baseline(tmp_path / "b.json", strict)
+    assert load_baseline(tmp_path / "b.json").cases["a"].repeat_scores == [1.0, 0.0, 1.0]
+
+
+def test_a_format_1_baseline_is_still_read_and_called_older(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text('{"format": 1, "cases": {"a": {"score": 0.5, "passed": false}}}', encoding="utf-8")
+    baseline = load_baseline(path)
+    assert baseline.older_format and baseline.known_failure("a")
+    diff = compare_to_baseline(task_outcomes([result("a", 0.5)]), baseline, {})
+    assert "older format 1" in diff.note and "--update-baseline" in diff.note
+
+
 def test_updated_baseline_rounds_scores_and_uses_the_threshold():
-    document = updated_baseline(None, [result("a", 0.123456789), result("b", 0.8)], 0.8, {})
-    assert document["cases"]["a"] == {"score": 0.1235, "passed": False}
-    assert document["cases"]["b"] == {"score": 0.8, "passed": True}
+    document = updated_baseline(None, task_outcomes([result("a", 0.123456789), result("b", 0.8)]), 0.8, {})
+    assert document["cases"]["a"]["score"] == 0.1235 and document["cases"]["a"]["passed"] is False
+    assert document["cases"]["b"]["score"] == 0.8 and document["cases"]["b"]["passed"] is True
 
 
 # --- render_scores ---------------------------------------------------------------------------------
@@ -134,10 +159,20 @@ INFO = RunInfo(
 )
 
 
+PRICES = load_prices().models
+
+
+def render(records, info=INFO, baseline=None, repeats=1, min_passes=None, minimal=()):
+    results = RunResults(THRESHOLD, repeats, min_passes, {info.suite: SuiteResults(info, list(records), list(minimal))})
+    diff = compare_to_baseline(task_outcomes(records, min_passes), baseline, results.run_settings(results.suites[info.suite]),
+                               GateSettings(), "no baseline at out/baseline.json")
+    return render_scores(results, {info.suite: diff}, PRICES, "2025-08")
+
+
 def test_render_scores_is_deterministic_and_has_one_row_per_case_in_id_order():
     results = [result("room-003", 0.0, choice="R-9"), result("room-001", 1.0), result("room-002", 0.5, choice="R-2|x")]
-    first = render_scores(INFO, results, THRESHOLD)
-    second = render_scores(INFO, list(reversed(results)), THRESHOLD)
+    first = render(results)
+    second = render(list(reversed(results)))
     assert first == second
     assert first.endswith("\n")
 
@@ -150,37 +185,56 @@ def test_render_scores_is_deterministic_and_has_one_row_per_case_in_id_order():
     assert "| pass" in rows[0] and "| FAIL" in rows[1] and "| FAIL" in rows[2]
     assert "R-2\\|x" in rows[1]  # a pipe in a cell cannot break the table
     assert "33.3% (1/3, threshold 0.8)" in first
-    assert "0.500" in first  # mean score
+    assert "0.500 ± " in first  # mean score and its interval
     assert "390 / 45" in first  # agent + judge tokens, in / out
     assert "`prompts/room_selector.md` version `abcdef123456`" in first
+    assert "**Not run**: no baseline at out/baseline.json." in first
 
 
-def test_repeats_get_their_own_row_after_the_first():
-    text = render_scores(INFO, [result("case-a", 1.0, repeat=1), result("case-a", 1.0)], THRESHOLD)
-    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| case-a")]
-    assert rows == ["case-a", "case-a #1"]
+def test_repeats_make_one_row_per_task_with_spread_and_passes():
+    records = [result("case-a", 1.0, repeat=1), result("case-a", 0.0, choice="R-2"), result("case-a", 1.0, repeat=2)]
+    text = render(records, repeats=3, min_passes=2)
+    header = next(line for line in text.splitlines() if line.startswith("| task "))
+    assert [c.strip() for c in header.split("|")[1:-1]] == [
+        "task", "expected", "chosen", "score", "spread", "passes", "pass@3", "Δ", "result", "reasons"]
+    rows = [line for line in text.splitlines() if line.startswith("| case-a")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].split("|")[1:-1]]
+    assert cells[2:7] == ["R-1 ×2, R-2", "0.67", "0.58", "2/3", "1.00"]
+    assert cells[8] == "pass"  # 2 of 3 passed, 2 needed
+    assert "a task passes when 2 of its 3 repeats pass" in text and "pass@1 / pass@3" in text
+    assert "FAIL" in render(records, repeats=3).split("## Tasks")[1]  # by default every repeat must pass
 
 
 def test_simulator_note_only_for_simulated_runs():
     results = [result("a", 1.0)]
-    simulated = render_scores(INFO, results, THRESHOLD)
+    simulated = render(results)
     assert SIMULATOR_NOTE in simulated
     assert "sim-standin-1 (offline simulator, not a real model)" in simulated
-    real = render_scores(replace(INFO, is_simulator=False, agent_model="gpt-4.1", judge_model=""), results, THRESHOLD)
+    real = render(results, replace(INFO, is_simulator=False, agent_model="gpt-4.1", judge_model=""))
     assert SIMULATOR_NOTE not in real
     assert "offline simulator" not in real
     assert "not used" in real  # no judge
 
 
+def test_estimated_cost_uses_the_price_table_and_says_n_a_for_an_unknown_model():
+    records = [result("a", 1.0)]  # 100 in / 10 out for the agent, 30 / 5 for the judge
+    priced = render(records, replace(INFO, is_simulator=False, agent_model="gpt-4.1-nano", judge_model="gpt-4.1"))
+    # 100 * 0.10 + 10 * 0.40 + 30 * 2.00 + 5 * 8.00 = 114 dollars per million tokens
+    assert "| estimated cost    | $0.0001, what the recorded calls cost; prices as of 2025-08" in priced
+    unknown = render(records, replace(INFO, is_simulator=False, agent_model="my-finetune", judge_model="gpt-4.1"))
+    assert "n/a (no price for my-finetune)" in unknown and "$0.0000" not in unknown
+
+
 def test_failures_are_reported_with_their_message():
-    text = render_scores(INFO, [result("case-a", None, failure=RuntimeError("no recording in x.json"))], THRESHOLD)
+    text = render([result("case-a", None, failure=RuntimeError("no recording in x.json"))])
     row = next(line for line in text.splitlines() if line.startswith("| case-a"))
     assert "FAIL" in row and "no recording in x.json" in row
     assert "| errors" in text and re.search(r"\| errors\s+\| 1 \(harness: 1\)\s+\|", text)
 
 
 def test_render_scores_without_results_does_not_divide_by_zero():
-    text = render_scores(INFO, [], THRESHOLD)
+    text = render([])
     assert "n/a" in text
 
 

@@ -155,7 +155,8 @@ class Project:
 
     def report_rows(self) -> dict[str, list[str]]:
         rows = {}
-        for line in self.report.read_text(encoding="utf-8").splitlines():
+        text = self.report.read_text(encoding="utf-8")
+        for line in text[text.index("## Tasks"):].splitlines():
             cells = [c.strip() for c in line.strip("|").split("|")]
             if cells and cells[0] in INPUTS:
                 rows[cells[0]] = cells
@@ -163,7 +164,7 @@ class Project:
 
     def cases_section(self) -> str:
         text = self.report.read_text(encoding="utf-8")
-        return text[text.index("## Cases") :]
+        return text[text.index("## Tasks") :]
 
     def cassette_files(self) -> dict[str, bytes]:
         root = self.path / "recorded"
@@ -231,10 +232,10 @@ def test_each_task_is_its_own_test_and_the_report_has_a_row_per_task(project):
     assert list(rows) == sorted(IDS)  # one row per task, in id order
     for tid, cells in rows.items():
         assert cells[1] == project.expected[tid]
-        assert cells[4] == ("pass" if outcomes[tid] == "PASSED" else "FAIL")
+        assert cells[5] == ("pass" if outcomes[tid] == "PASSED" else "FAIL")
     # Live runs use no cassettes; nothing is written besides the report.
     assert not (project.path / "recorded").exists()
-    assert sorted(p.name for p in (project.path / "out").iterdir()) == ["scores.md"]
+    assert sorted(p.name for p in (project.path / "out").iterdir()) == ["scores.json", "scores.md"]
 
 
 def test_a_selected_subset_runs_only_its_cases(project):
@@ -271,7 +272,7 @@ def test_record_writes_one_cassette_per_case_and_replay_repeats_the_outcomes(pro
     assert calls == []
     assert project.cases_section() == record_cases  # same choices, scores and reasons
     text = project.report.read_text(encoding="utf-8")
-    assert "| mode            | replay (record mode `none`)" in text
+    assert re.search(r"\| mode +\| replay \(record mode `none`\)", text)
     assert SIMULATOR_NOTE in text  # the answers still came from the simulator
     assert project.cassette_files() == files  # replay never rewrites a cassette
     assert replayed.ret == recorded.ret
@@ -301,7 +302,7 @@ def test_replay_with_a_changed_prompt_fails_each_case_with_a_rerecord_command(pr
         )
     assert project.cassette_files() == files
     rows = project.report_rows()
-    assert all(cells[4] == "FAIL" and "no recording in" in cells[5] for cells in rows.values())
+    assert all(cells[5] == "FAIL" and "no recording in" in cells[6] for cells in rows.values())
 
 
 def test_a_new_case_without_a_cassette_asks_for_record_mode_once(project, forbid_models):
@@ -354,7 +355,7 @@ def test_max_turns_option_reaches_the_agent_loop(project):
     result = project.run("--llm=sim", "--max-turns=1")
     assert project.outcomes(result) == {tid: "FAILED" for tid in IDS}
     rows = project.report_rows()
-    assert all("no final answer within 1 turns" in cells[5] for cells in rows.values())
+    assert all("no final answer within 1 turns" in cells[6] for cells in rows.values())
 
 
 # --- (e) the baseline: known failures are xfail, regressions fail ---------------------------------
@@ -365,7 +366,8 @@ def test_baseline_turns_known_failures_into_xfail_and_regressions_into_failures(
     first = project.run("--llm=sim", "--update-baseline")
     first.stdout.fnmatch_lines(["*; baseline updated"])
     baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
-    assert baseline["format"] == 1
+    assert baseline["format"] == 2
+    assert baseline["repeats"] == 1 and baseline["grader_weights"] == {"constraints": 0.2, "exact_choice": 0.6, "judge": 0.2}
     assert baseline["prompt_version"] == PromptTemplate(Path("x"), WEAK).version
     assert baseline["agent_model"] == "sim-standin-1" and baseline["suite"] == "room_selector"
     assert set(baseline["cases"]) == set(IDS)

@@ -42,6 +42,7 @@ class RunInfo:
     prompt_version: str
     record_mode: str
     http: str = ""  # what the service did (attempts, retries, failures); live and record runs only
+    grader_weights: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str) -> "RunInfo":
@@ -110,6 +111,7 @@ class Evaluation:
             prompt_version=prompt.version,
             record_mode=self.record_mode,
             http=self.service_summary(),
+            grader_weights=dict(sorted(self.config.graders.items())),
         )
 
     def service_summary(self) -> str:

@@ -28,6 +28,11 @@ class CaseRecord:
     tokens_out: int = 0
     retries: int = 0
     task_input: dict[str, Any] = field(default_factory=dict)
+    grader_scores: dict[str, float] = field(default_factory=dict)
+    grading_tokens_in: int = 0  # the part of tokens_in / tokens_out spent by model graders (the judge)
+    grading_tokens_out: int = 0
+    # Wall time of the rollout; in replay it measures the replay, not the model.
+    latency_s: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
@@ -60,4 +65,8 @@ def record_case(
         tokens_out=(rollout.usage.output_tokens + rollout.grading_usage.output_tokens) if rollout else 0,
         retries=rollout.retries if rollout else 0,
         task_input=dict(result.task.input) if with_input else {},
+        grader_scores={name: round(score.value, 4) for name, score in sorted(result.scores.items())},
+        grading_tokens_in=rollout.grading_usage.input_tokens if rollout else 0,
+        grading_tokens_out=rollout.grading_usage.output_tokens if rollout else 0,
+        latency_s=round(rollout.latency_s, 4) if rollout else 0.0,
     )

@@ -109,6 +109,19 @@ def regression_verdict(comparison: PairedComparison, max_regression: float = 0.0
     return GateVerdict(failed, summary, c, max_regression, alpha)
 
 
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean; (0, 0) for no values, unbounded for one value other than 0."""
+    if not values:
+        return 0.0, 0.0
+    return _t_interval(values, confidence)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank q-th percentile (0 < q <= 100) of at least one value."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
 def format_p(p: float) -> str:
     return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
 
