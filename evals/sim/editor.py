@@ -166,11 +166,21 @@ def _sloppy(text: str, request: EditRequest, seed: Any) -> str:
     return text + f"\nThe meeting is held near {{{invented}}}."
 
 
+def _keyed(request: EditRequest, seed: Any) -> list[Any]:
+    # Keyed by the request too, so one seed does not make every edit of a run alike.
+    return [seed, short_hash(request.prompt + "\n" + request.critique)]
+
+
+def is_sloppy(request: EditRequest, seed: Any) -> bool:
+    """Whether this request and seed get a sloppy edit (odds SLOPPY_EDIT_ODDS)."""
+    return draw(_keyed(request, seed), "editor-sloppy") < SLOPPY_EDIT_ODDS
+
+
 def edit(request: EditRequest, seed: Any, book: Phrasebook | None = None) -> str:
     """The new prompt text for `request` (without the <prompt> tags)."""
     book = book or default_phrasebook()
-    # Keyed by the request too, so one seed does not make every edit of a run alike.
-    seed = [seed, short_hash(request.prompt + "\n" + request.critique)]
+    sloppy = is_sloppy(request, seed)
+    seed = _keyed(request, seed)
     layout = choose(LAYOUTS, seed, "editor-layout")
     text = request.prompt
     for shortest in (False, True):
@@ -189,7 +199,7 @@ def edit(request: EditRequest, seed: Any, book: Phrasebook | None = None) -> str
             sentences = sentences[:-1]
         if request.max_chars is None or len(text) <= request.max_chars:
             break
-    if draw(seed, "editor-sloppy") < SLOPPY_EDIT_ODDS:
+    if sloppy:
         text = _sloppy(text, request, seed)
     return text
 
