@@ -1,8 +1,9 @@
-"""SIGINT in the middle of a recording run leaves every file valid: old or new, never a mix."""
+"""SIGINT in the middle of a recording or an optimization run leaves every file valid: old or new, never a mix."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.bench.project import clean_env, committed_task_lines, pytest_command, scaffold
+from evals.bench.project import REPO, clean_env, committed_task_lines, pytest_command, scaffold
 from evals.harness.cassette_format import ReadableJsonSerializer
 from evals.sim.server import serve
 
@@ -70,3 +71,42 @@ def test_sigint_during_recording_leaves_every_file_old_or_new(tmp_path):
     assert leftovers == []
     # An interrupted run never becomes the baseline.
     assert (tmp_path / "reports/baseline.json").read_bytes() == baseline_before
+
+
+def test_sigint_during_optimization_leaves_prompts_and_reports_byte_identical(tmp_path):
+    """Ctrl-C while `pytest --optimize` searches: prompts/, reports/, cassettes and history stay as they were."""
+    scaffold(tmp_path, committed_task_lines(), concurrency=4)
+    shutil.copytree(REPO / "prompts/optimizer", tmp_path / "prompts/optimizer")
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["evals.plugin", "evals.optimize_plugin"]\n')
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/optimization.md").write_text("# an earlier optimization report\n")
+
+    def files() -> dict[str, bytes]:
+        return {str(p.relative_to(tmp_path)): p.read_bytes() for p in sorted(tmp_path.rglob("*"))
+                if p.is_file() and ".evals" not in p.parts and "__pycache__" not in p.parts}
+
+    before = files()
+    server = serve(host="127.0.0.1", port=0, latency_ms=40)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    lines: list[str] = []
+    try:
+        env = {**clean_env(), "PYTHONUNBUFFERED": "1", "OPENAI_BASE_URL": server.url,
+               "OPENAI_API_KEY": "sk-test-optimize-0123456789"}
+        run = run_pytest(tmp_path, "--optimize", "--llm=openai", env=env)
+        reader = threading.Thread(target=lambda: lines.extend(iter(run.stdout.readline, "")), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any("round 1:" in line for line in lines):
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = "".join(lines)
+    assert "round 1:" in output and "written back" not in output, output
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert files() == before  # the prompt, reports, history and cassettes: byte-identical
+    assert [p for p in tmp_path.rglob(".*.tmp")] == []
+    assert (tmp_path / ".evals/optimize-cache.jsonl").is_file()  # rollouts already paid for are kept
