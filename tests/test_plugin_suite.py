@@ -605,3 +605,174 @@ def test_a_run_selecting_no_eval_test_exits_5_and_writes_nothing(project, no_mod
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED == 5
     assert no_model == []
     assert not (project.path / "out").exists()
+
+
+# --- (i) the regression gate against a baseline ------------------------------------------------------
+
+
+def accept_strong_then_weak(project) -> Path:
+    """The committed baseline from the weak prompt (its failures are known), a gate baseline from the strong one."""
+    strong = project.run("--llm=sim", "--prompt=prompts/strong.md", "--set", "baseline=out/strong.json", "--update-baseline")
+    assert (project.path / "out" / "strong.json").is_file(), strong.stdout.str()
+    project.run("--llm=sim", "--update-baseline")
+    return project.path / "out" / "strong.json"
+
+
+def section(text: str, title: str) -> str:
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def test_a_significant_drop_fails_the_session_and_lists_the_regressed_tasks_first(project):
+    strong = accept_strong_then_weak(project)
+    result = project.run("--llm=sim", f"--baseline={strong}")
+    # Every case is a known failure of the committed (weak) baseline, so only the gate can fail the run.
+    assert set(project.outcomes(result).values()) <= {"PASSED", "XFAIL"}
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["evals room_selector: gate FAILED: significant regression; mean score * vs baseline *, "
+                                 "Δ -0.* (95% CI -* to *), p(drop) 0.0*, over 7 tasks*"])
+    text = project.report.read_text(encoding="utf-8")
+    headings = re.findall(r"^## (\w[\w ]*)", text, re.MULTILINE)
+    assert headings.index("Gate") < headings.index("Regressions") < headings.index("Improvements") < headings.index("Tasks")
+    assert "❌ **gate FAILED" in section(text, "Gate")
+    regressed = [line.split("|")[1].strip() for line in section(text, "Regressions").splitlines() if re.match(r"\| t\d", line)]
+    assert len(regressed) >= 4
+    deltas = [float(line.split("|")[6]) for line in section(text, "Regressions").splitlines() if re.match(r"\| t\d", line)]
+    assert deltas == sorted(deltas)  # the largest drop first
+    assert f"prompt version: `{PromptTemplate(Path('x'), STRONG).version}` → `{PromptTemplate(Path('x'), WEAK).version}`" in text
+    metadata = json.loads((project.path / "out" / "scores.json").read_text(encoding="utf-8"))
+    gate = metadata["suites"]["room_selector"]["gate"]
+    assert gate["failed"] is True and gate["regressions"] == regressed
+    assert gate["comparison"]["diff"] < -0.02 and gate["comparison"]["p_drop"] < 0.05
+
+
+def test_a_run_identical_to_its_baseline_passes_the_gate(project):
+    project.run("--llm=sim", "--update-baseline")
+    result = project.run("--llm=sim")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["evals room_selector: gate passed: no material drop; *Δ +0.000*p(drop) 1.0000, over 7 tasks*"])
+    text = project.report.read_text(encoding="utf-8")
+    assert "None." in section(text, "Regressions") and "None." in section(text, "Improvements")
+
+
+def test_update_baseline_reports_the_gate_but_does_not_enforce_it(project):
+    strong = accept_strong_then_weak(project)
+    result = project.run("--llm=sim", f"--baseline={strong}", "--update-baseline")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*gate not enforced (--update-baseline accepts this run)*"])
+
+
+def test_the_gate_thresholds_are_options(project):
+    strong = accept_strong_then_weak(project)
+    lenient = project.run("--llm=sim", f"--baseline={strong}", "--max-regression=0.9")
+    assert lenient.ret == pytest.ExitCode.OK
+    lenient.stdout.fnmatch_lines(["*gate passed: no material drop*(fails on a drop > 0.9 with p < 0.05)"])
+    strict_alpha = project.run("--llm=sim", f"--baseline={strong}", "--alpha=0.0001")
+    assert strict_alpha.ret == pytest.ExitCode.OK
+    strict_alpha.stdout.fnmatch_lines(["*gate passed: drop within noise*(fails on a drop > 0.02 with p < 0.0001)"])
+
+
+def test_a_missing_gate_baseline_is_named_and_does_not_fail(project):
+    result = project.run("--llm=sim", "--baseline=out/nowhere.json")
+    assert result.ret != pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*gate not run: no baseline at out/nowhere.json; the gate passes with nothing to compare*"])
+    assert "**Not run**: no baseline at out/nowhere.json" in project.report.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("{not json", "not valid JSON"),
+    ('{"format": 99, "cases": {}}', "not a baseline of format 2 (format 99"),
+])
+def test_an_unusable_gate_baseline_is_a_one_line_usage_error(project, no_model, content, fragment):
+    project.write("base.json", content)
+    result = project.run("--llm=sim", "--baseline=base.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if "base.json" in line]
+    assert len(errors) == 1 and fragment in errors[0] and "rewrite it with --update-baseline" in errors[0]
+
+
+def test_added_tasks_are_new_and_removed_tasks_are_named(project):
+    project.run("--llm=sim", "--update-baseline", "-k", "t1 or t2 or t3 or t4 or t5")
+    full = project.run("--llm=sim")
+    assert full.ret == pytest.ExitCode.OK or "gate FAILED" not in full.stdout.str()
+    text = project.report.read_text(encoding="utf-8")
+    assert "compared: 5 tasks; new (not in the baseline, not tested): 2" in text
+    assert "- new tasks: t6, t7" in text
+    rows = project.report_rows()
+    assert rows["t6"][4] == rows["t7"][4] == "new"
+    project.write_tasks(task_lines(project.expected)[:3])  # t4..t7 removed from the task file
+    fewer = project.run("--llm=sim")
+    assert fewer.ret == pytest.ExitCode.OK
+    text = project.report.read_text(encoding="utf-8")
+    assert "in the baseline but not in this run: 2" in text and "- not in this run: t4, t5" in text
+
+
+def test_an_older_format_baseline_still_gates_and_says_so(project):
+    project.run("--llm=sim", "--update-baseline")
+    path = project.path / "out" / "baseline.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    older = {"format": 1, "cases": {t: {"score": c["score"], "passed": c["passed"]} for t, c in document["cases"].items()}}
+    path.write_text(json.dumps(older), encoding="utf-8")
+    result = project.run("--llm=sim")
+    assert result.ret == pytest.ExitCode.OK
+    assert "older format 1: no run settings or per-grader scores; rewrite it with --update-baseline" in project.report.read_text(encoding="utf-8")
+
+
+def test_repeats_record_a_cassette_each_and_replay_with_k_of_n(project, forbid_models):
+    recorded = project.run("--record-mode=all", "--repeat=2", "--update-baseline")
+    files = project.cassette_files()
+    assert sorted(files) == sorted(str(CASSETTES / f"{tid}.r{k}.json") for tid in IDS for k in (0, 1))
+    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
+    assert baseline["repeats"] == 2 and all(len(c["scores"]) == 2 for c in baseline["cases"].values())
+    recorded.stdout.fnmatch_lines(["evals room_selector: 7 cases × 2 repeats (record), *"])
+    forbid_models()
+    replayed = project.run("--repeat=2", "--min-passes=1")
+    assert replayed.ret == pytest.ExitCode.OK, replayed.stdout.str()
+    text = project.report.read_text(encoding="utf-8")
+    assert "a task passes when 1 of its 2 repeats pass" in text and "| pass@2 " in text
+    missing = project.run("--repeat=3")
+    assert missing.ret == pytest.ExitCode.TESTS_FAILED
+    assert "--repeat=3 --record-mode=" in project.failure_text(missing, "t1")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--repeat=0",), "--repeat 0: must be 1 or more"),
+    (("--repeat=2", "--min-passes=3"), "--min-passes 3: must be between 1 and --repeat (2)"),
+    (("--alpha=1.5",), "alpha between 0 and 1"),
+    (("--shard=3/2",), "--shard 3/2: expected I/N with 1 <= I <= N"),
+])
+def test_bad_gate_and_repeat_options_are_usage_errors(project, no_model, args, fragment):
+    result = project.run("--llm=sim", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any(fragment in line for line in result.errlines), result.stderr.str()
+
+
+def test_the_report_is_appended_to_the_github_step_summary(project, monkeypatch):
+    summary = project.path / "step-summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    project.run("--llm=sim")
+    assert summary.read_text(encoding="utf-8") == "earlier step\n" + project.report.read_text(encoding="utf-8") + "\n"
+
+
+def test_switch_to_recording_reloads_a_rewritten_prompt(project):
+    # What an optimizer does: rewrite the prompt after collection, then have the session record against it.
+    project.write("conftest.py", 'pytest_plugins = ["evals.plugin"]\n' + '''
+import pytest
+from pathlib import Path
+from evals.plugin import STATE
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    state = session.config.stash[STATE]
+    Path("prompts/weak.md").write_text(Path("prompts/strong.md").read_text())
+    state.switch_to_recording(state.backend, "all")
+    state.update_baseline = True
+''')
+    result = project.run("--llm=sim")
+    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
+    strong = PromptTemplate(Path("x"), STRONG).version
+    assert baseline["prompt_version"] == strong, result.stdout.str()
+    assert f"version `{strong}`" in project.report.read_text(encoding="utf-8")
+    assert len(project.cassette_files()) == len(IDS)
