@@ -53,6 +53,33 @@ def _chart(docs: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _comparison(docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Strategies side by side: what each reached on validation and holdout, and what it spent."""
+    rows = []
+    for d in docs:
+        metric = d.get("metric", "score")
+        before, after = d["incumbent"]["splits"]["holdout"], d["best"]["splits"]["holdout"]
+        rows.append([
+            d["strategy"], d["seed"], d["incumbent"]["version"], f"{d['budget']['used']} of {d['budget']['rollouts']}",
+            d["budget"]["optimizer_calls"], _num(d["trajectory"][-1]["best_val"] if d["trajectory"] else None),
+            f"{_num(before.get(metric))} → {_num(after.get(metric))}",
+            f"{_num(before.get('exact_choice'))} → {_num(after.get('exact_choice'))}" if "exact_choice" in after else "—",
+            "yes" if d["accepted"] else "no",
+        ])
+    headers = ["strategy", "seed", "from", "rollouts", "optimizer calls", "best validation", "holdout metric",
+               "holdout exact_choice", "accepted"]
+    return ["## Strategies compared", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+
+
+def _operators(stats: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The evolutionary search's operator statistics: what each proposed and how often it improved."""
+    rows = [[s["operator"], s["proposed"], s["rejected"], s["screened_out"], s["validated"], s["improved"],
+             s["optimizer_calls"], _num(s["posterior_mean"])] for s in stats]
+    headers = ["operator", "proposed", "rejected by lint", "screened out", "validated", "improved", "optimizer calls",
+               "P(improves)"]
+    return ["## Operators", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+
+
 def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, Any]] = ()) -> str:
     budget, gate = doc["budget"], doc.get("gate")
     parts = [f"# Prompt optimization: {doc['suite']} ({doc['strategy']})", ""]
@@ -86,8 +113,13 @@ def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, An
             rows.append([split, label, f"{cell['n']}/{cell['of']}", *(_num(cell.get(m)) for m in metrics)])
     parts += [tabulate(rows, headers=["split", "prompt", "tasks scored", *metrics], tablefmt="github"), ""]
     parts += ["## Trajectory", ""]
-    parts += _chart([doc, *[o for o in others if o.get("suite") == doc["suite"]]])
+    compared = [doc, *[o for o in others if o.get("suite") == doc["suite"]]]
+    parts += _chart(compared)
     parts += [""]
+    if len(compared) > 1:
+        parts += _comparison(compared)
+    if doc.get("strategy_data", {}).get("operators"):
+        parts += _operators(doc["strategy_data"]["operators"])
     parts += ["## Candidates", ""]
     rows = [
         [c["version"], c["parent"] or "—", c["origin"], c["round"], c["chars"],

@@ -83,6 +83,9 @@ def optimize(
         "metric": settings.metric,
     }
     document = build_document(result, facts)
+    # Optional strategy hooks: data for the report (operator statistics …) and extra report files.
+    if hasattr(strategy, "extra"):
+        document["strategy_data"] = strategy.extra()
     report_path = config.resolve(root, settings.report)
     json_path = report_path.parent / "optimization" / f"{strategy.name}.json"
     others = [
@@ -92,7 +95,9 @@ def optimize(
     ]
     text = render_optimization(document, others)
     payload = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    for path, body in ((json_path, payload), (report_path, text)):
+    artifacts = strategy.artifacts(document) if hasattr(strategy, "artifacts") else {}
+    outputs = [(json_path, payload), (report_path, text), *((json_path.parent / n, b) for n, b in artifacts.items())]
+    for path, body in outputs:
         leaked = find_secrets(body, secrets)
         if leaked:
             raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
@@ -102,8 +107,8 @@ def optimize(
         # Keep the old version first: a crash after this step loses nothing.
         history.keep(prompt_path, incumbent.text, incumbent.version)
         history.keep(prompt_path, result.best.text, result.best.version)
-    write_text_atomic(json_path, payload)
-    write_text_atomic(report_path, text)
+    for path, body in outputs:
+        write_text_atomic(path, body)
     if result.accepted:
         history.write_back(prompt_path, result.best.text)
         written = True

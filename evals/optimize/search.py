@@ -238,6 +238,11 @@ class Search:
                     strategy.step(self, round)
                 except BudgetExhausted as exc:
                     stopped = f"budget: round {round} stopped ({exc})"
+                    # What the strategy validated before the budget ran out still counts.
+                    leader = self._best(strategy)
+                    if self.val_mean(leader) > self.val_mean(best) + 1e-9:
+                        best = leader
+                        self._point(round, best)
                     break
                 leader = self._best(strategy)
                 improved = self.val_mean(leader) > self.val_mean(best) + 1e-9
