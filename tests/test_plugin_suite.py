@@ -633,7 +633,7 @@ def test_a_significant_drop_fails_the_session_and_lists_the_regressed_tasks_firs
     result.stdout.fnmatch_lines(["evals room_selector: gate FAILED: significant regression; mean score * vs baseline *, "
                                  "Δ -0.* (95% CI -* to *), p(drop) 0.0*, over 7 tasks*"])
     text = project.report.read_text(encoding="utf-8")
-    headings = re.findall(r"^## (\w[\w ]*)", text, re.MULTILINE)
+    headings = [h.split(" (")[0] for h in re.findall(r"^## (.+)$", text, re.MULTILINE)]
     assert headings.index("Gate") < headings.index("Regressions") < headings.index("Improvements") < headings.index("Tasks")
     assert "❌ **gate FAILED" in section(text, "Gate")
     regressed = [line.split("|")[1].strip() for line in section(text, "Regressions").splitlines() if re.match(r"\| t\d", line)]
