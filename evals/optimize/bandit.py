@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 
 @dataclass
@@ -24,19 +24,27 @@ class OperatorRecord:
 
 
 class OperatorBandit:
-    """A Beta(1 + improved, 1 + not improved) posterior per operator; draw from each, take the best draw."""
+    """A Beta(a + improved, b + not improved) posterior per operator; draw from each, take the best draw.
 
-    def __init__(self, names: Sequence[str]):
+    The prior (a, b) is Beta(1, 1) unless `priors` says otherwise for an operator.
+    """
+
+    def __init__(self, names: Sequence[str], priors: Mapping[str, tuple[float, float]] | None = None):
         if not names:
             raise ValueError("no mutation operators to choose from")
         self.records = {name: OperatorRecord() for name in names}
+        self.priors = {name: (priors or {}).get(name, (1.0, 1.0)) for name in names}
+
+    def posterior(self, name: str) -> tuple[float, float]:
+        a, b = self.priors[name]
+        entry = self.records[name]
+        return a + entry.improved, b + entry.failures
 
     def choose(self, rng: random.Random, allowed: Sequence[str] | None = None) -> str:
         names = [n for n in self.records if allowed is None or n in allowed]
         if not names:
             raise ValueError("no allowed operator")
-        draws = {name: rng.betavariate(1 + self.records[name].improved, 1 + self.records[name].failures)
-                 for name in names}
+        draws = {name: rng.betavariate(*self.posterior(name)) for name in names}
         # Ties (never in practice) go to the earlier name: the choice depends on the rng alone.
         return max(names, key=lambda name: draws[name])
 
@@ -55,8 +63,8 @@ class OperatorBandit:
             raise ValueError(f"unknown outcome {outcome!r}")
 
     def posterior_mean(self, name: str) -> float:
-        entry = self.records[name]
-        return (1 + entry.improved) / (2 + entry.proposed)
+        a, b = self.posterior(name)
+        return a / (a + b)
 
     def to_json(self) -> list[dict]:
         return [{"operator": name, **asdict(entry), "posterior_mean": round(self.posterior_mean(name), 4)}

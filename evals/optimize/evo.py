@@ -9,12 +9,14 @@ split, and keeps the fittest (a length penalty curbs bloat) plus the front.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from evals.harness.config import EvalConfig
 from evals.harness.prompt import PromptTemplate, load_prompt
+from evals.harness.task import Task
 from evals.optimize.apo import edited_prompt
 from evals.optimize.bandit import OperatorBandit
 from evals.optimize.budget import BudgetExhausted
@@ -29,6 +31,8 @@ from evals.optimize.selection import fitness, pareto_front, pick_parent, survivo
 from evals.optimize.settings import EvoSettings, OptimizeSettings
 
 LLM_OPERATORS = ("reflect", "crossover")
+FEEDBACK_OPERATORS = ("add_constraint", "reflect")
+FEEDBACK_PRIOR = (2.0, 1.0)
 ORIGIN = "evo "  # a child's origin is "evo <operator>"
 
 
@@ -57,10 +61,12 @@ class Evolution:
                 template = load_prompt(config.resolve(root, path))
                 template.check(fields)
                 self.templates[op] = template
-        self.bandit = OperatorBandit(names)
+        # Operators that act on grader feedback start optimistic: early generations try them first.
+        self.bandit = OperatorBandit(names, {name: FEEDBACK_PRIOR for name in names if name in FEEDBACK_OPERATORS})
         self.population: list[Candidate] = []
         self.known: dict[str, Candidate] = {}
-        self.mined: dict[str, int] = {}  # times each parent's failures were mined: later minings see new tasks
+        self.materials: dict[str, Material] = {}  # each parent is mined once; its lessons join the pool
+        self.lesson_pool: dict[str, int] = {}  # every lesson mined this run (train only), by failing tasks
         self.generations: list[dict[str, Any]] = []
         self.reference_chars = 0
         self.search: Search | None = None
@@ -79,7 +85,8 @@ class Evolution:
 
     def step(self, search: Search, round: int) -> None:
         record: dict[str, Any] = {"generation": round, "parents": [], "proposed": 0, "admitted": 0,
-                                  "screened_in": 0, "validated": 0, "improved": 0}
+                                  "screened_in": 0, "validated": 0, "improved": 0,
+                                  "rollouts": {"mining": 0, "screening": 0, "validation": 0}}
         self.generations.append(record)
         scores = self._per_task(search, self.population)
         chars = {c.version: len(c.text) for c in self.population}
@@ -109,7 +116,6 @@ class Evolution:
         """Heuristic children now, LLM children as requests sent together afterwards."""
         proposals: list[tuple[Candidate, str]] = []
         requests: list[tuple[OptimizerRequest, Candidate, str]] = []
-        materials: dict[str, Material] = {}
         for slot in range(self.knobs.children):
             rng = search.rng("evo", round, slot)
             parent = self.known[pick_parent(front, wins, rng)]
@@ -118,9 +124,10 @@ class Evolution:
             while left:
                 op = self.bandit.choose(rng, left)
                 left.remove(op)
-                if op in ("add_constraint", "add_example", "reflect") and parent.version not in materials:
-                    materials[parent.version] = self._material(search, parent)
-                material = materials.get(parent.version, Material((), (), ()))
+                if op in ("add_constraint", "add_example", "reflect") and parent.version not in self.materials:
+                    with self._spending(search, record, "mining"):
+                        self.materials[parent.version] = self._material(search, parent)
+                material = self._with_pool(self.materials.get(parent.version, Material((), (), ())))
                 seed = search.settings.seed * 1000 + round * 100 + slot
                 if op in HEURISTIC:
                     text = HEURISTIC[op](parent.text, (material.lessons, material.examples), rng, self.max_chars)
@@ -147,11 +154,20 @@ class Evolution:
 
     def _material(self, search: Search, parent: Candidate) -> Material:
         """Mine the parent's failing train outcomes; only train tasks can ever become examples."""
-        count = self.mined.get(parent.version, 0)
-        self.mined[parent.version] = count + 1
-        failures = search.failures(parent, self.knobs.minibatch, "evo", count)
+        # One chunk: a nearly perfect parent costs no more to mine than a poor one; the pool fills the gaps.
+        failures = search.failures(parent, self.knobs.minibatch, "evo", chunks=1)
         train = {task.id: task for task in search.splits["train"]}
-        return Material(failures, mine_lessons(failures), train_examples(failures, train))
+        own = mine_lessons(failures)
+        for lesson in own:
+            self.lesson_pool[lesson.text] = self.lesson_pool.get(lesson.text, 0) + lesson.tasks
+        return Material(failures, own, train_examples(failures, train))
+
+    def _with_pool(self, material: Material) -> Material:
+        """The parent's own lessons first; what other prompts' failures taught follows, at no new rollout."""
+        mine = {lesson.text: lesson.tasks for lesson in material.lessons}
+        ranked = sorted(self.lesson_pool, key=lambda text: (-mine.get(text, 0), -self.lesson_pool[text]))
+        lessons = [Lesson(text, mine.get(text, 0) + self.lesson_pool[text]) for text in ranked]
+        return Material(material.failures, lessons, material.examples)
 
     # --- cheap rejection, validation, selection ----------------------------------------------
 
@@ -168,24 +184,33 @@ class Evolution:
             record["admitted"] += 1
             self.known[child.version] = child
             parent = self.known[child.parent]
+            batch = self._screening_batch(search, parent, child, round)
             try:
-                ok = search.beats_parent(child, parent, self.knobs.minibatch, round)
+                with self._spending(search, record, "screening"):
+                    ok = search.beats_parent(child, parent, self.knobs.minibatch, round, batch)
             except BudgetExhausted:
                 search.note(child, status="not screened: budget spent")
                 raise
             if not ok:
                 self.bandit.record(op, "screened_out")
                 continue
-            gain = search.log[child.version].minibatch_mean - self._minibatch_mean(search, parent, child, round)
+            before, after = search.scores([parent, child], batch)  # both just evaluated: cache hits
+            gain = mean(list(after.values())) - mean(list(before.values()))
             passed.append((child, op, gain))
         # Strict gains first, then the shorter child: only `promote` children earn a full validation run.
         passed.sort(key=lambda item: (-item[2], len(item[0].text), item[0].version))
         record["screened_in"] = len(passed)
-        promoted = passed[: self.knobs.promote]
-        for child, op, _ in passed[self.knobs.promote:]:
-            search.note(child, status=f"matched its parent on the minibatch; not among the {self.knobs.promote} promoted")
+        # A mere tie earns validation only by being shorter: a same-length tie is rarely worth 3x its screening.
+        worth = [item for item in passed if item[2] > 1e-9 or len(item[0].text) < len(self.known[item[0].parent].text)]
+        promoted = worth[: self.knobs.promote]
+        for child, op, gain in passed:
+            if (child, op, gain) in promoted:
+                continue
+            why = "among the promoted" if gain > 1e-9 else "a gain, or a shorter tie"
+            search.note(child, status=f"matched its parent on the minibatch; not {why}")
             self.bandit.record(op, "screened_out")
-        validated += self._validate_affordable(search, [child for child, _, _ in promoted])
+        with self._spending(search, record, "validation"):
+            validated += self._validate_affordable(search, [child for child, _, _ in promoted])
         for child, op, _ in promoted:
             if child not in validated:
                 self.bandit.record(op, "screened_out")
@@ -197,11 +222,21 @@ class Evolution:
         if len(validated) < len(promoted):
             raise BudgetExhausted("no rollouts left to validate every promoted child")
 
-    def _minibatch_mean(self, search: Search, parent: Candidate, child: Candidate, round: int) -> float:
-        """The parent's mean on the child's screening minibatch (already evaluated, so cached)."""
-        batch = search.minibatch("validation", self.knobs.minibatch, "screen", round, child.version)
-        (scores,) = search.scores([parent], batch)
-        return mean(list(scores.values()))
+    def _screening_batch(self, search: Search, parent: Candidate, child: Candidate, round: int) -> list[Task]:
+        """Mostly validation tasks the parent gets wrong (where a gain can show), some it gets right (regressions)."""
+        tasks = search.splits["validation"]
+        (scores,) = search.scores([parent], tasks)  # the parent is fully validated: cache hits
+        rng = search.rng("evo-screen", round, child.version)
+        wrong = [t for t in tasks if scores[t.id] < 1.0]
+        right = [t for t in tasks if scores[t.id] >= 1.0]
+        size = min(self.knobs.minibatch, len(tasks))
+        take = min(len(wrong), max(1, (2 * size + 2) // 3))
+        picked = rng.sample(wrong, take)
+        picked += rng.sample(right, min(len(right), size - take))
+        if len(picked) < size:
+            picked += rng.sample([t for t in wrong if t not in picked], size - len(picked))
+        chosen = {t.id for t in picked}
+        return [t for t in tasks if t.id in chosen]
 
     def _validate_affordable(self, search: Search, children: Sequence[Candidate]) -> list[Candidate]:
         """Validate the longest prefix of `children` the budget covers, together."""
@@ -215,6 +250,15 @@ class Evolution:
         if fits:
             search.validate(fits)
         return fits
+
+    @contextmanager
+    def _spending(self, search: Search, record: dict[str, Any], kind: str) -> Iterator[None]:
+        """Count the rollouts a block pays for under `kind` in the generation's record."""
+        before = search.budget.used
+        try:
+            yield
+        finally:
+            record["rollouts"][kind] += search.budget.used - before
 
     def _per_task(self, search: Search, candidates: Sequence[Candidate]) -> dict[str, dict[str, float]]:
         """Per-task validation scores of fully validated candidates: cache hits, no new rollouts."""

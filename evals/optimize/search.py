@@ -202,9 +202,13 @@ class Search:
         self.validate(survivors)
         return survivors
 
-    def beats_parent(self, child: Candidate, parent: Candidate, size: int, round: int) -> bool:
-        """Cheap rejection: the child must match or beat its parent on a small validation minibatch."""
-        batch = self.minibatch("validation", size, "screen", round, child.version)
+    def beats_parent(self, child: Candidate, parent: Candidate, size: int, round: int,
+                     batch: Sequence[Task] | None = None) -> bool:
+        """Cheap rejection: the child must match or beat its parent on a small validation minibatch.
+
+        A strategy may pass its own `batch` of validation tasks (say, some its parent fails).
+        """
+        batch = list(batch) if batch is not None else self.minibatch("validation", size, "screen", round, child.version)
         parent_scores, child_scores = self.scores([parent, child], batch)
         ok = mean(list(child_scores.values())) >= mean(list(parent_scores.values()))
         self.note(child, minibatch_mean=mean(list(child_scores.values())), minibatch_n=len(batch))
