@@ -212,4 +212,4 @@ def test_the_same_seed_gives_the_same_prompt_and_a_warm_cache_costs_nothing(heur
     shutil.copytree(root / ".evals", again / ".evals")
     warm = evo_run(again, llm_operators=False)
     assert warm.document["best"]["text"] == run.document["best"]["text"]
-    assert warm.document["budget"]["used"] == 0
+    assert warm.document["budget"]["paid"] == 0

@@ -11,13 +11,16 @@ import pytest
 import evals.optimize_plugin  # noqa: F401 - keep the plugin's modules loaded across in-process runs
 from evals.bench.project import REPO, committed_task_lines, scaffold
 
+# The weak prompt the repo started from; fixed, since --optimize may rewrite prompts/room_selector.md.
+WEAK_PROMPT = REPO / "tests/data/al_baseline_prompt.md"
+
 CONFTEST = 'pytest_plugins = ["evals.plugin", "evals.optimize_plugin"]\n'
 
 
 @pytest.fixture
 def suite_project(pytester: pytest.Pytester) -> Path:
     root = pytester.path
-    scaffold(root, committed_task_lines())
+    scaffold(root, committed_task_lines(), prompt=WEAK_PROMPT)
     shutil.copytree(REPO / "prompts/optimizer", root / "prompts/optimizer")
     (root / "conftest.py").write_text(CONFTEST)
     return root

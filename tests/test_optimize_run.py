@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from evals.bench.project import REPO, committed_task_lines, scaffold
+
+# The weak prompt the repo started from; fixed, since --optimize may rewrite prompts/room_selector.md.
+WEAK_PROMPT = REPO / "tests/data/al_baseline_prompt.md"
 from evals.harness.backend import resolve_backend
 from evals.harness.config import load_config
 from evals.optimize.optimizer_llm import OptimizerLLM
@@ -21,7 +24,7 @@ SIM = resolve_backend("sim", False, {}, {})
 
 
 def project(root: Path) -> Path:
-    scaffold(root, committed_task_lines())
+    scaffold(root, committed_task_lines(), prompt=WEAK_PROMPT)
     shutil.copytree(REPO / "prompts/optimizer", root / "prompts/optimizer")
     return root
 
@@ -110,7 +113,9 @@ def test_a_rerun_with_the_same_seed_reproduces_the_prompt_from_its_cache(first, 
     shutil.copytree(root / ".evals", again / ".evals")
     second = run(again)
     assert second.document["best"]["text"] == result.document["best"]["text"]
-    assert second.document["budget"]["used"] == 0  # every rollout came from the cache
+    budget = second.document["budget"]
+    assert budget["paid"] == 0 and budget["cache_hits"] == budget["used"] > 0  # the same path, all from the cache
+    assert second.document["trajectory"] == result.document["trajectory"]
 
 
 def test_a_rejected_candidate_leaves_prompts_untouched(tmp_path):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evals.bench.project import clean_env, committed_task_lines, pytest_command, scaffold
+from evals.bench.project import REPO, clean_env, committed_task_lines, pytest_command, scaffold
 
 
 def outcomes(output: str) -> dict[str, int]:
@@ -22,7 +22,7 @@ def gate_numbers(root: Path) -> dict:
 
 
 def test_xdist_and_merged_shards_match_the_serial_run(tmp_path: Path):
-    scaffold(tmp_path, committed_task_lines()[:16], concurrency=4)
+    scaffold(tmp_path, committed_task_lines()[:16], concurrency=4, prompt=REPO / "tests/data/al_baseline_prompt.md")
     env = clean_env()
     recorded = subprocess.run(pytest_command("--llm=sim", "--record-mode=all", "--update-baseline"),
                               cwd=tmp_path, env=env, capture_output=True, text=True)

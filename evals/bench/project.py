@@ -37,12 +37,12 @@ SUITE_MODULE = (
 )
 
 
-def scaffold(root: Path, task_lines: list[str], concurrency: int = 8) -> Path:
-    """Write a suite project under `root` that uses the repo's rooms, prompt and judge prompt."""
+def scaffold(root: Path, task_lines: list[str], concurrency: int = 8, prompt: Path | None = None) -> Path:
+    """Write a suite project under `root` that uses the repo's rooms, judge prompt and `prompt` (default: the live one)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "tasks.jsonl").write_text("\n".join(task_lines) + "\n", encoding="utf-8")
     shutil.copy(REPO / "evals/rooms/data/rooms.json", root / "rooms.json")
-    shutil.copy(REPO / "prompts/room_selector.md", root / "prompt.md")
+    shutil.copy(prompt or REPO / "prompts/room_selector.md", root / "prompt.md")
     shutil.copy(REPO / "prompts/judge.md", root / "judge.md")
     (root / "pyproject.toml").write_text(PYPROJECT.format(concurrency=concurrency), encoding="utf-8")
     (root / "conftest.py").write_text('pytest_plugins = ["evals.plugin"]\n', encoding="utf-8")

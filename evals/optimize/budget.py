@@ -37,6 +37,7 @@ class Budget:
         return {
             "rollouts": self.rollouts,
             "used": self.used,
+            "paid": self.used - self.cache_hits,  # rollouts actually run; the rest came from the cache
             "cache_hits": self.cache_hits,
             "optimizer_calls": self.optimizer_calls,
             "optimizer_tokens_in": self.optimizer_tokens_in,

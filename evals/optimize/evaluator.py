@@ -35,6 +35,9 @@ class CandidateEvaluator:
         # Service failures: scored as they are for this run (never re-paid), but never cached.
         self.uncached: dict[str, Outcome] = {}
         self.tasks: dict[str, Task] = {}
+        # Rollouts this run has used, paid or from the cache. The budget counts these, so a run
+        # with a warm cache follows the same path as a cold one and only pays less.
+        self.used: set[str] = set()
 
     def key(self, candidate: Candidate, task: Task, repeat: int) -> str:
         return cache_key(candidate.version, task, self.model, self.decoding, repeat)
@@ -45,23 +48,30 @@ class CandidateEvaluator:
     def missing(self, candidate: Candidate, tasks: Sequence[Task]) -> list[Task]:
         return [t for t in tasks if any(self.lookup(self.key(candidate, t, r)) is None for r in range(self.repeats))]
 
-    def cost(self, batches: Sequence[tuple[Candidate, Sequence[Task]]]) -> int:
-        """Rollouts a set of evaluations would pay for now."""
-        seen: set[tuple[str, str]] = set()
-        total = 0
+    def new_keys(self, batches: Sequence[tuple[Candidate, Sequence[Task]]]) -> list[str]:
+        """Rollouts these evaluations would use that this run has not used yet (cached or not)."""
+        keys: list[str] = []
         for candidate, tasks in batches:
-            for task in self.missing(candidate, tasks):
-                if (candidate.version, task.id) not in seen:
-                    seen.add((candidate.version, task.id))
-                    total += self.repeats
-        return total
+            for task in tasks:
+                for repeat in range(self.repeats):
+                    key = self.key(candidate, task, repeat)
+                    if key not in self.used and key not in keys:
+                        keys.append(key)
+        return keys
+
+    def cost(self, batches: Sequence[tuple[Candidate, Sequence[Task]]]) -> int:
+        """What these evaluations would take from the budget."""
+        return len(self.new_keys(batches))
 
     def evaluate(self, batches: Sequence[tuple[Candidate, Sequence[Task]]]) -> list[dict[str, list[Outcome]]]:
         """Per batch, each task's outcomes (one per repeat); uncached rollouts run concurrently.
 
-        Raises BudgetExhausted, before anything runs, when the uncached rollouts exceed the budget.
+        Raises BudgetExhausted, before anything runs, when the rollouts exceed the budget.
         """
-        self.budget.charge(self.cost(batches))
+        keys = self.new_keys(batches)
+        self.budget.charge(len(keys))
+        self.budget.cache_hits += sum(1 for key in keys if self.cache.get(key) is not None)
+        self.used.update(keys)
         todo: dict[str, tuple[Candidate, list[Task]]] = {}
         for candidate, tasks in batches:
             entry = todo.setdefault(candidate.version, (candidate, []))

@@ -94,7 +94,8 @@ def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, An
         ("write-back gate", verdict),
         ("holdout score", f"{_num(holdout_before['score'])} → {_num(holdout_after['score'])}"),
         ("stopped", doc["stopped"]),
-        ("rollouts", f"{budget['used']} of {budget['rollouts']}; repeated rollouts: {doc['repeated_rollouts']}"),
+        ("rollouts", f"{budget['used']} of {budget['rollouts']} ({budget.get('paid', budget['used'])} run, "
+                     f"{budget['cache_hits']} from the cache); repeated rollouts: {doc['repeated_rollouts']}"),
         ("optimizer calls", f"{budget['optimizer_calls']} ({budget['optimizer_tokens_in']} tokens in, "
                             f"{budget['optimizer_tokens_out']} out)"),
         ("agent and judge tokens", str(budget["agent_tokens"])),
