@@ -60,7 +60,11 @@ def bench_strategy(work: Path, strategy: str, extra: list[str]) -> dict:
     warm_doc = json.loads((warm / f"reports/optimization/{strategy}.json").read_text(encoding="utf-8"))
     before, after_split = doc["incumbent"]["splits"]["holdout"], doc["best"]["splits"]["holdout"]
     gain = after_split["exact_choice"] - before["exact_choice"]
+    files = {} if extra else {
+        p.name: p.read_text(encoding="utf-8") for p in sorted((root / "reports/optimization").glob(f"{strategy}*"))
+    }
     return {
+        "files": files,
         "label": label,
         "doc": doc,
         "exit": code,
@@ -107,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         tabulate(rows, headers=headers, tablefmt="github"), "",
     ])
     write_text_atomic(args.out, text)
-    docs = [r["doc"] for r in results if not r["label"].endswith("only)")]
-    for doc in docs:
-        write_text_atomic(REPO / f"reports/optimization/{doc['strategy']}.json",
-                          json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    docs = [r["doc"] for r in results if r["files"]]
+    for r in results:  # each optimizer's own outputs (its JSON twin, evo's best prompt and variants)
+        for name, body in r["files"].items():
+            write_text_atomic(REPO / "reports/optimization" / name, body)
     if docs:
         write_text_atomic(REPO / "reports/optimization.md", render_optimization(docs[0], docs[1:]))
     print(text)
