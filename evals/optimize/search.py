@@ -268,19 +268,19 @@ class Search:
         # Ties go to the shorter prompt, then the earlier version string: deterministic.
         return max(leaders, key=lambda c: (self.val_mean(c), -len(c.text), c.version))
 
-    def _point(self, round: int, best: Candidate) -> None:
+    def _point(self, number: int, best: Candidate) -> None:
         point = {
-            "round": round,
+            "round": number,
             "rollouts": self.budget.used,
-            "best_val": round_(self.val_mean(best)),
+            "best_val": round(self.val_mean(best), 4),
             "best": best.version,
-            "candidates": sum(1 for e in self.log.values() if e.round == round and e.version != self.incumbent.version),
+            "candidates": sum(1 for e in self.log.values() if e.round == number and e.version != self.incumbent.version),
         }
         self.trajectory.append(point)
         b = self.budget
         tokens = b.agent_tokens + b.optimizer_tokens_in + b.optimizer_tokens_out
         self.progress(
-            f"round {round}: {point['candidates']} candidates, best validation {point['best_val']:.3f}, "
+            f"round {number}: {point['candidates']} candidates, best validation {point['best_val']:.3f}, "
             f"rollouts {b.used}/{self.budget.rollouts}, optimizer calls {b.optimizer_calls}, tokens {tokens}"
         )
 
@@ -293,14 +293,11 @@ class Search:
             inc, cand = self.scores([self.incumbent, best], holdout)
         except BudgetExhausted as exc:
             return SearchResult(self, best, None, f"{stopped}; no budget left for the holdout gate ({exc})", {})
-        per_task = lambda scores: {tid: [v] for tid, v in scores.items()}  # noqa: E731 - repeats already averaged
-        decision = write_back_decision(per_task(inc), per_task(cand), self.settings.min_gain, self.settings.alpha)
+        # Repeats are already averaged per task: each task is one pair.
+        decision = write_back_decision({t: [v] for t, v in inc.items()}, {t: [v] for t, v in cand.items()},
+                                       self.settings.min_gain, self.settings.alpha)
         self.note(best, status="accepted" if decision.accepted else "best on validation; rejected at the gate")
         return SearchResult(self, best, decision, stopped, {"incumbent": inc, "candidate": cand})
-
-
-def round_(value: float) -> float:
-    return round(value, 4)
 
 
 @dataclass
