@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +18,7 @@ from evals.sim import MODEL_NAME, respond
 from evals.sim.editor import (
     INVENTED_PLACEHOLDERS, RENAMED_PLACEHOLDERS, SLOPPY_EDIT_ODDS, EditRequest, edit, is_sloppy, read_edit_request, recommended,
 )
-from evals.sim.phrasebook import FAMILIES, HARD_CONSTRAINTS, TIEBREAKS, default_phrasebook
+from evals.sim.phrasebook import FAMILIES, HARD_CONSTRAINTS, default_phrasebook
 from evals.sim.preference import stated_order
 
 ROOT = Path(__file__).resolve().parents[1]

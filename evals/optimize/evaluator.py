@@ -113,8 +113,3 @@ class CandidateEvaluator:
         loaded = self.evaluation.loaded.with_prompt(template)
         results = await self.evaluation.run_async(tasks, self.repeats, loaded=loaded)
         return [(r.task.id, outcome_of(r)) for r in results]
-
-    def score_map(self, candidate: Candidate, tasks: Sequence[Task], metric: str) -> dict[str, list[float]]:
-        """Per task, the metric of each repeat (for paired statistics); evaluates what is missing."""
-        (found,) = self.evaluate([(candidate, tasks)])
-        return {task_id: [o.metric(metric) for o in outcomes] for task_id, outcomes in found.items()}

@@ -33,17 +33,6 @@ class PromptHistory:
             self._write(target, text)
         return target
 
-    def entries(self) -> list[dict[str, Any]]:
-        if not self.log_path.is_file():
-            return []
-        entries = []
-        for line in self.log_path.read_text(encoding="utf-8").splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                continue  # a hand-edited line; the rest of the log still reads
-        return entries
-
     def append(self, entry: Mapping[str, Any]) -> None:
         """Append one line; the whole file is rewritten atomically, so a crash leaves the old log or the new."""
         old = self.log_path.read_text(encoding="utf-8") if self.log_path.is_file() else ""

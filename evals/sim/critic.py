@@ -4,7 +4,6 @@ traces and names what the prompt leaves open, citing task ids; it sees only what
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +14,7 @@ from .facts import Facts, extract_facts
 from .listing import ListingError, Room, parse_listing
 from .phrasebook import HARD_CONSTRAINTS, TIEBREAKS, Phrasebook, default_phrasebook
 from .preference import Comparison, infer_order, merge_orders, stated_order
+from .sections import asks_about_prompt, prompt_in, section
 from .traces import Trace, parse_traces
 
 NO_ROOM = "No Room"
@@ -23,7 +23,6 @@ DEFAULT_MAX_ISSUES = 4
 # answer outright first, then what makes it unreadable, then taste.
 FAMILY_ORDER = HARD_CONSTRAINTS + ("no_room_answer", "answer_format", "single_tool_call", "tiebreaks")
 
-PROMPT_BLOCK = re.compile(r"<prompt>\n?(.*?)\n?</prompt>", re.DOTALL)
 _TRACES_HEADING = re.compile(r"^#{1,4}\s*Traces\b", re.MULTILINE)
 _NEXT_HEADING = re.compile(r"^#{1,2}\s+\S", re.MULTILINE)
 _MAX_ISSUES = re.compile(r"\bat\s+most\s+(\d{1,2})\s+(?:problems|issues|items)\b", re.IGNORECASE)
@@ -66,8 +65,7 @@ class Issue:
 
 def is_critique_request(convo: Conversation) -> bool:
     """A plain request holding a `<prompt>` block and a `## Traces` heading."""
-    text = convo.instructions
-    return not convo.offered_tools and bool(PROMPT_BLOCK.search(text)) and bool(_TRACES_HEADING.search(text))
+    return asks_about_prompt(convo, _TRACES_HEADING)
 
 
 def _listing(trace: Trace) -> list[Room] | None:
@@ -276,11 +274,6 @@ def critique(prompt: str, traces: str, limit: int, seed: Any, book: Phrasebook |
 def act(request: dict[str, Any], convo: Conversation) -> dict[str, Any]:
     """The critic's reply: a numbered critique in plain text."""
     text = convo.instructions
-    block = PROMPT_BLOCK.search(text)
-    prompt = block.group(1) if block else ""
-    heading = _TRACES_HEADING.search(text)
-    rest = text[heading.end() :] if heading else ""
-    after = _NEXT_HEADING.search(rest)
-    traces = rest[: after.start()] if after else rest
-    body, _ = critique(prompt, traces, max_issues(text), convo.seed)
+    traces, _ = section(text, _TRACES_HEADING, _NEXT_HEADING)
+    body, _ = critique(prompt_in(text), traces, max_issues(text), convo.seed)
     return completion(request, body)

@@ -12,6 +12,7 @@ from .conversation import Conversation
 from .draw import choose, draw, short_hash
 from .phrasebook import FAMILIES, HARD_CONSTRAINTS, TIEBREAKS, Phrasebook, default_phrasebook
 from .preference import merge_orders, stated_order
+from .sections import asks_about_prompt, prompt_in, section
 
 # How often an edit is sloppy: it invents a placeholder, renames one, or bloats the prompt
 # (real editors do all three; see Agent Lightning PR #473). The optimizer's linter should catch it.
@@ -36,7 +37,6 @@ TIE_LEAD = "Among rooms that pass every rule, prefer "
 # Rules read best in this order: hard limits, the tie-break, then how to answer.
 RULE_ORDER = HARD_CONSTRAINTS + ("tiebreaks", "no_room_answer", "single_tool_call", "answer_format")
 
-PROMPT_BLOCK = re.compile(r"<prompt>\n?(.*?)\n?</prompt>", re.DOTALL)
 _CRITIQUE_HEADING = re.compile(r"^#{1,4}\s*Critique\s*$", re.MULTILINE | re.IGNORECASE)
 _NEXT_HEADING = re.compile(r"^#{1,4}\s+\S", re.MULTILINE)
 _ITEM_START = re.compile(r"^\s*(?:\d+[.)]|[-*•]|#{3,4})\s+", re.MULTILINE)
@@ -57,19 +57,13 @@ class EditRequest:
 
 def is_edit_request(convo: Conversation) -> bool:
     """A plain request holding a `<prompt>` block and a `## Critique` heading."""
-    text = convo.instructions
-    return not convo.offered_tools and bool(PROMPT_BLOCK.search(text)) and bool(_CRITIQUE_HEADING.search(text))
+    return asks_about_prompt(convo, _CRITIQUE_HEADING)
 
 
 def read_edit_request(text: str) -> EditRequest:
     """Pull the prompt, critique, placeholder list and character limit out of the request text."""
-    block = PROMPT_BLOCK.search(text)
-    prompt = block.group(1) if block else ""
-    heading = _CRITIQUE_HEADING.search(text)
-    rest = text[heading.end() :] if heading else ""
-    after = _NEXT_HEADING.search(rest)
-    critique = rest[: after.start()] if after else rest
-    rules = rest[after.start() :] if after else ""
+    prompt = prompt_in(text)
+    critique, rules = section(text, _CRITIQUE_HEADING, _NEXT_HEADING)
     listed = [m.group(1) for line in rules.splitlines() if "placeholder" in line.lower() for m in _PLACEHOLDER.finditer(line)]
     placeholders = listed or [m.group(1) for m in _PLACEHOLDER.finditer(prompt)]
     limit = _MAX_CHARS.search(rules)
