@@ -12,16 +12,17 @@ import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from evals.harness.atomic import write_text_atomic
-from evals.harness.cassette import CaseKey, CassetteMiss
-from evals.plugin import CaseBelowThreshold
+from replaygate.core.atomic import write_text_atomic
+from replaygate.cassettes.cassette import CaseKey, CassetteMiss
+from replaygate.plugin.suite import CaseBelowThreshold
 from evals.rooms.export import task_line
 from evals.rooms.request import RoomRequest
 from evals.rooms.strategies import edge_tasks
+from evals.sim import SimTransport
 from evals.rooms.suite import LoadedRoomSuite, RoomSuite
 
 # Not named SUITE: the plugin would then parametrize this module with the suite's own tasks.
-SUITE_REF = RoomSuite()
+SUITE_REF = RoomSuite(double=SimTransport)
 GROUP = "room_selector_generated"
 REPLAY_EXAMPLES = 12
 LIVE_EXAMPLES = 60

@@ -22,10 +22,10 @@ def imported_modules(path: Path) -> set[str]:
 
 LAYERS = [
     # (package, module prefixes it must never import)
-    ("harness", ("evals.rooms", "evals.plugin", "evals.session", "pytest", "_pytest", "hypothesis")),
-    ("rooms", ("evals.plugin", "evals.session", "evals.sim", "pytest", "_pytest")),
-    ("optimize", ("evals.rooms", "evals.sim", "evals.plugin", "evals.session", "pytest", "_pytest", "hypothesis")),
-    ("sim", ("evals.harness", "evals.rooms", "evals.plugin", "evals.session", "pytest", "_pytest")),
+    ("harness", ("evals.rooms", "replaygate.plugin.suite", "replaygate.plugin.session", "pytest", "_pytest", "hypothesis")),
+    ("rooms", ("replaygate.plugin.suite", "replaygate.plugin.session", "evals.sim", "pytest", "_pytest")),
+    ("optimize", ("evals.rooms", "evals.sim", "replaygate.plugin.suite", "replaygate.plugin.session", "pytest", "_pytest", "hypothesis")),
+    ("sim", ("evals.harness", "evals.rooms", "replaygate.plugin.suite", "replaygate.plugin.session", "pytest", "_pytest")),
 ]
 
 

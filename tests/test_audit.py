@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.harness.audit import audit_files, json_offsets, main, scan_text
+from replaygate.cassettes.audit import audit_files, json_offsets, main, scan_text
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = sorted((REPO / "cassettes").rglob("*.json"))
@@ -110,7 +110,7 @@ def test_each_leak_in_a_cassette_is_found_at_its_line(tmp_path, capsys, name):
 
 
 def test_secret_env_values_are_found_even_without_a_known_shape(tmp_path, capsys):
-    (tmp_path / "pyproject.toml").write_text('[tool.evals]\nsecret_env = ["MY_GATEWAY_TOKEN", "SHORT"]\n', encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text('[tool.replaygate]\nsecret_env = ["MY_GATEWAY_TOKEN", "SHORT"]\n', encoding="utf-8")
     token, short = "gw/tok\"en+1234", "abc"
     path = tmp_path / "reports" / "scores.md"
     path.parent.mkdir()
@@ -197,7 +197,7 @@ def test_audit_files_counts_every_file(tmp_path):
 def test_a_missing_path_or_a_broken_pyproject_is_a_usage_error(tmp_path, capsys):
     code, output = run(capsys, str(tmp_path / "nope"), "--pyproject", str(tmp_path / "none.toml"))
     assert (code, output) == (2, f"audit: {tmp_path / 'nope'}: no such file or folder; pass existing files or folders\n")
-    (tmp_path / "pyproject.toml").write_text("[tool.evals\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[tool.replaygate\n", encoding="utf-8")
     code, output = run(capsys, "--pyproject", str(tmp_path / "pyproject.toml"))
     assert code == 2
     assert output.startswith(f"audit: {tmp_path / 'pyproject.toml'}: invalid TOML") and output.count("\n") == 1
@@ -206,7 +206,7 @@ def test_a_missing_path_or_a_broken_pyproject_is_a_usage_error(tmp_path, capsys)
 def test_the_module_runs_as_a_command():
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-m", "evals.harness.audit"], cwd=REPO, env=env,
+    done = subprocess.run([sys.executable, "-m", "replaygate.cassettes.audit"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("audit: ") and done.stdout.endswith(" files clean\n")

@@ -16,15 +16,16 @@ from typing import Callable
 
 import pytest
 
-import evals.plugin  # noqa: F401  # loaded once here, not re-imported by every pytester run
-from evals.harness.backend import resolve_backend
-from evals.harness.baseline import load_baseline
-from evals.harness.cassette_format import AtomicPersister, ReadableJsonSerializer
-from evals.harness.config import load_config
-from evals.harness.errors import InputError
-from evals.harness.evaluation import Evaluation
-from evals.harness.prompt import load_prompt
-from evals.harness.task import load_tasks
+import replaygate.plugin.suite  # noqa: F401  # loaded once here, not re-imported by every pytester run
+from replaygate.llm.backend import resolve_backend
+from replaygate.results.baseline import load_baseline
+from replaygate.cassettes.cassette_format import AtomicPersister, ReadableJsonSerializer
+from replaygate.core.config import load_config
+from replaygate.core.errors import InputError
+from replaygate.core.evaluation import Evaluation
+from replaygate.core.prompt import load_prompt
+from replaygate.core.task import load_tasks
+from evals.sim import SimTransport
 from evals.rooms.suite import PLACEHOLDERS, RoomSuite
 from evals.rooms.world import load_world
 
@@ -33,7 +34,7 @@ ROOMS = REPO / "evals" / "rooms" / "data" / "rooms.json"
 TASK = {"id": "t1", "task_input": {"date": "2026-03-02", "time": "10:30", "duration_min": 45, "attendees": 6,
                                    "needs": ["projector"], "accessible_required": False}, "expected_choice": "R-101"}
 PROMPT = "Find a room on {date} at {time} for {duration_min} minutes, {attendees} attendees.\nNeeds: {needs}. Access: {accessible_required}\n"
-PYPROJECT = """[tool.evals]
+PYPROJECT = """[tool.replaygate]
 tasks = "data/tasks.jsonl"
 rooms = "data/rooms.json"
 prompt = "prompts/agent.md"
@@ -79,7 +80,7 @@ def message_of(action: Callable[[], object]) -> str:
 
 
 def load_suite(root: Path) -> None:
-    RoomSuite().load(load_config(root / "pyproject.toml"), root)
+    RoomSuite(double=SimTransport).load(load_config(root / "pyproject.toml"), root)
 
 
 def rooms_with(root: Path, change: Callable[[dict], None]) -> Path:
@@ -183,23 +184,23 @@ def cassette_json_list(root: Path):
 
 
 def config_bad_toml(root: Path):
-    path = write(root / "pyproject.toml", "[tool.evals]\nmax_turns = \n")
+    path = write(root / "pyproject.toml", "[tool.replaygate]\nmax_turns = \n")
     return message_of(lambda: load_config(path)), str(path)
 
 
 def config_unknown_key(root: Path):
     path = project(root, pyproject=PYPROJECT + 'roms = "data/rooms.json"\n')
     backend = resolve_backend(None, False, {}, {})
-    return message_of(lambda: Evaluation(RoomSuite(), load_config(path), root, backend, config_source=str(path))), str(path)
+    return message_of(lambda: Evaluation(RoomSuite(double=SimTransport), load_config(path), root, backend, config_source=str(path))), str(path)
 
 
 def config_negative_weight(root: Path):
-    path = write(root / "pyproject.toml", "[tool.evals.graders]\nexact_choice = 1.0\njudge = -0.5\n")
+    path = write(root / "pyproject.toml", "[tool.replaygate.graders]\nexact_choice = 1.0\njudge = -0.5\n")
     return message_of(lambda: load_config(path)), str(path)
 
 
 def config_max_turns_zero(root: Path):
-    path = write(root / "pyproject.toml", "[tool.evals]\nmax_turns = 0\n")
+    path = write(root / "pyproject.toml", "[tool.replaygate]\nmax_turns = 0\n")
     return message_of(lambda: load_config(path)), str(path)
 
 
@@ -236,14 +237,14 @@ FILE_ROWS = [
     Row("cassettes: JSON list", cassette_json_list,
         r"{where}: not a readable cassette \((?!.*has no attribute)[^)]*\bobject\b[^)]*\); " + re.escape(RESTORE_CASSETTE)),
     Row("config: bad TOML", config_bad_toml, r"{where}: invalid TOML \(.+ \(at line 2, column \d+\)\); fix the file"),
-    Row("config: unknown [tool.evals] key", config_unknown_key,
-        r"{where}: \[tool\.evals\] roms: not a setting of the harness or of suite 'room_selector' "
+    Row("config: unknown [tool.replaygate] key", config_unknown_key,
+        r"{where}: \[tool\.replaygate\] roms: not a setting of the harness or of suite 'room_selector' "
         r"\(suite settings: rooms\); fix the key"),
     Row("config: negative weight", config_negative_weight,
-        r"{where}: \[tool\.evals\] graders: Value error, weight of grader 'judge' is negative; "
+        r"{where}: \[tool\.replaygate\] graders: Value error, weight of grader 'judge' is negative; "
         r"fix the setting or its --set override"),
     Row("config: max_turns 0", config_max_turns_zero,
-        r"{where}: \[tool\.evals\] max_turns: Input should be greater than or equal to 1; fix the setting or its --set override"),
+        r"{where}: \[tool\.replaygate\] max_turns: Input should be greater than or equal to 1; fix the setting or its --set override"),
 ]
 
 
@@ -313,8 +314,8 @@ def cli_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> p
         monkeypatch.delenv(name, raising=False)
     pytester.syspathinsert(REPO)
     project(pytester.path)
-    write(pytester.path / "conftest.py", 'pytest_plugins = ["evals.plugin"]\n')
-    write(pytester.path / "test_rooms.py", "from evals.rooms.suite import RoomSuite\n\nSUITE = RoomSuite()\n\n\n"
+    write(pytester.path / "conftest.py", '')
+    write(pytester.path / "test_rooms.py", "from evals.rooms.suite import RoomSuite\nfrom evals.sim import SimTransport\n\nSUITE = RoomSuite(double=SimTransport)\n\n\n"
                                            "def test_room_task(eval_case):\n    eval_case.check()\n")
     return pytester
 

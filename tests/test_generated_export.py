@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from evals.harness.config import load_config
-from evals.harness.task import load_tasks
+from replaygate.core.config import load_config
+from replaygate.core.task import load_tasks
 from evals.rooms.__main__ import main
 from evals.rooms.oracle import choose
 from evals.rooms.request import RoomRequest
 from evals.rooms.strategies import CATEGORIES, categories
+from evals.sim import SimTransport
 from evals.rooms.suite import RoomSuite
 from evals.rooms.world import load_world
 
@@ -65,7 +66,7 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_tasks(export
 
 def test_the_suite_loads_the_file_as_its_tasks(exported):
     config = load_config(ROOT / "pyproject.toml", {"tasks": str(exported[0])})
-    loaded = RoomSuite().load(config, ROOT)
+    loaded = RoomSuite(double=SimTransport).load(config, ROOT)
     assert [t.id for t in loaded.tasks] == [t.id for t in load_tasks(exported[0])]
 
 

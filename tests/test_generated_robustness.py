@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evals.harness.prompt import PromptFileError, PromptTemplate, load_prompt
-from evals.harness.task import Task, TaskFileError, load_tasks, parse_task_line
+from replaygate.core.prompt import PromptFileError, PromptTemplate, load_prompt
+from replaygate.core.task import Task, TaskFileError, load_tasks, parse_task_line
 from evals.rooms.answer import parse_choice
 from evals.rooms.clock import is_date, minutes_of
 from evals.rooms.errors import TaskInputError

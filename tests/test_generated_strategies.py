@@ -10,7 +10,7 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from evals.harness.task import parse_task_line
+from replaygate.core.task import parse_task_line
 from evals.rooms.export import task_line
 from evals.rooms.oracle import choose
 from evals.rooms.request import RoomRequest

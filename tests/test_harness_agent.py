@@ -10,8 +10,8 @@ import httpx2
 import openai
 import pytest
 
-from evals.harness.agent import Decoding, Tool, run_tool_loop
-from evals.harness.rollout import ToolCall
+from replaygate.llm.agent import Decoding, Tool, run_tool_loop
+from replaygate.core.rollout import ToolCall
 
 LOOKUP_SPEC = {
     "type": "function",

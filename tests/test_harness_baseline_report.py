@@ -8,25 +8,25 @@ from dataclasses import replace
 
 import pytest
 
-from evals.harness.baseline import FORMAT, Baseline, BaselineCase, BaselineError, load_baseline, updated_baseline, write_baseline
-from evals.harness.evaluation import RunInfo
-from evals.harness.gate import GateSettings, compare_to_baseline
-from evals.harness.outcome import task_outcomes
-from evals.harness.pricing import load_prices
-from evals.harness.record import CaseRecord, record_case
-from evals.harness.report import SIMULATOR_NOTE, render_scores, write_report
-from evals.harness.results import RunResults, SuiteResults
-from evals.harness.rollout import Rollout, Usage
-from evals.harness.runner import CaseResult
-from evals.harness.score import Score
-from evals.harness.secrets import SecretLeakError
+from replaygate.results.baseline import FORMAT, Baseline, BaselineCase, BaselineError, load_baseline, updated_baseline, write_baseline
+from replaygate.core.evaluation import RunInfo
+from replaygate.results.gate import GateSettings, compare_to_baseline
+from replaygate.results.outcome import task_outcomes
+from replaygate.llm.pricing import load_prices
+from replaygate.results.record import CaseRecord, record_case
+from replaygate.results.report import SIMULATOR_NOTE, render_scores, write_report
+from replaygate.results.results import RunResults, SuiteResults
+from replaygate.core.rollout import Rollout, Usage
+from replaygate.core.runner import CaseResult
+from replaygate.core.score import Score
+from replaygate.cassettes.secrets import SecretLeakError
 
 THRESHOLD = 0.8
 
 
 def result(case_id: str, value: float | None, repeat: int = 0, failure: Exception | None = None, choice: str = "R-1") -> CaseRecord:
     """A scored case as the report and baseline see it: its record."""
-    from evals.harness.task import Task
+    from replaygate.core.task import Task
 
     task = Task(id=case_id, input={}, expected="R-1")
     rollout = Rollout(task_id=case_id, repeat=repeat, final_text=choice, choice=choice, usage=Usage(100, 10, 2), grading_usage=Usage(30, 5, 1))

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vcr.request import Request
 
-from evals.harness.cassette import CASE_HEADER, CaseKey, CassetteLibrary, CassetteMiss
-from evals.harness.cassette_format import AtomicPersister, CassetteFileError, ReadableJsonSerializer, clean_uri, scrub_request, scrub_response
-from evals.harness.cassette_match import endpoint_of
-from evals.harness.secrets import secrets_from_env
-from evals.harness.errors import InputError
-from evals.harness.secrets import SecretLeakError
+from replaygate.cassettes.cassette import CASE_HEADER, CaseKey, CassetteLibrary, CassetteMiss
+from replaygate.cassettes.cassette_format import AtomicPersister, CassetteFileError, ReadableJsonSerializer, clean_uri, scrub_request, scrub_response
+from replaygate.cassettes.cassette_match import endpoint_of
+from replaygate.cassettes.secrets import secrets_from_env
+from replaygate.core.errors import InputError
+from replaygate.cassettes.secrets import SecretLeakError
 from evals.sim import MODEL_NAME, SimTransport
 
 BASE_URL = "http://model.invalid/v1"

@@ -1,4 +1,4 @@
-"""Settings: `[tool.evals]` defaults, the file, `--set` overrides, validation and env overrides."""
+"""Settings: `[tool.replaygate]` defaults, the file, `--set` overrides, validation and env overrides."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from evals.harness.config import ConfigError, EvalConfig, apply_overrides, load_config
-from evals.harness.errors import InputError
+from replaygate.core.config import ConfigError, EvalConfig, apply_overrides, load_config
+from replaygate.core.errors import InputError
 
 PYPROJECT = """
 [project]
 name = "demo"
 
-[tool.evals]
+[tool.replaygate]
 tasks = "data/tasks.jsonl"
 prompt = "prompts/p.md"
 rooms = "data/rooms.json"
@@ -21,11 +21,11 @@ max_turns = 3
 concurrency = 4
 temperature = 0.5
 
-[tool.evals.models]
+[tool.replaygate.models]
 agent = "gpt-4.1-mini"
 judge = "gpt-4.1"
 
-[tool.evals.graders]
+[tool.replaygate.graders]
 exact_choice = 0.6
 judge = 0.4
 """
@@ -160,7 +160,7 @@ def test_validation_errors_are_one_line_naming_the_key(pyproject, overrides, key
         load_config(pyproject, overrides)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"{pyproject}: [tool.evals] {key}: ")
+    assert message.startswith(f"{pyproject}: [tool.replaygate] {key}: ")
     assert message.endswith("fix the setting or its --set override")
 
 
@@ -174,12 +174,12 @@ def test_graders_error_says_what_is_wrong():
 def test_error_without_a_file_names_the_table():
     with pytest.raises(ConfigError) as info:
         load_config(None, {"max_turns": "0"})
-    assert str(info.value).startswith("[tool.evals]: [tool.evals] max_turns: ")
+    assert str(info.value).startswith("[tool.replaygate]: [tool.replaygate] max_turns: ")
 
 
 def test_invalid_toml_names_the_file(tmp_path):
     path = tmp_path / "pyproject.toml"
-    path.write_text("[tool.evals]\nmax_turns = = 3\n", encoding="utf-8")
+    path.write_text("[tool.replaygate]\nmax_turns = = 3\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)

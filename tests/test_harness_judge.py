@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evals.harness.errors import InputError
-from evals.harness.judge import JUDGE_SCHEMA, MAX_REASON, LLMJudge
-from evals.harness.prompt import PromptFileError, PromptTemplate
-from evals.harness.rollout import Rollout
-from evals.harness.score import Score, composite, grade
-from evals.harness.task import Task
+from replaygate.core.errors import InputError
+from replaygate.llm.judge import JUDGE_SCHEMA, MAX_REASON, LLMJudge
+from replaygate.core.prompt import PromptFileError, PromptTemplate
+from replaygate.core.rollout import Rollout
+from replaygate.core.score import Score, composite, grade
+from replaygate.core.task import Task
 from evals.sim import MODEL_NAME, SimTransport
 
 JUDGE_TEXT = """[system]

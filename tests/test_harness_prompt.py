@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evals.harness.prompt import PromptFileError, PromptTemplate, load_prompt
+from replaygate.core.prompt import PromptFileError, PromptTemplate, load_prompt
 
 
 def template(text: str, name: str = "p.md") -> PromptTemplate:

@@ -10,19 +10,20 @@ from pathlib import Path
 import openai
 import pytest
 
-from evals.harness.backend import REPLAY_BASE_URL, SIM_BASE_URL, Backend, resolve_backend
-from evals.harness.cassette import CassetteMiss
-from evals.harness.config import load_config
-from evals.harness.errors import InputError
-from evals.harness.evaluation import Evaluation
-from evals.harness.prompt import PromptFileError
-from evals.harness.rollout import Rollout
-from evals.harness.runner import CaseResult, evaluate, run_case
-from evals.harness.score import Score
-from evals.harness.secrets import SecretLeakError
-from evals.harness.task import Task
+from replaygate.llm.backend import REPLAY_BASE_URL, SIM_BASE_URL, Backend, resolve_backend
+from replaygate.cassettes.cassette import CassetteMiss
+from replaygate.core.config import load_config
+from replaygate.core.errors import InputError
+from replaygate.core.evaluation import Evaluation
+from replaygate.core.prompt import PromptFileError
+from replaygate.core.rollout import Rollout
+from replaygate.core.runner import CaseResult, evaluate, run_case
+from replaygate.core.score import Score
+from replaygate.cassettes.secrets import SecretLeakError
+from replaygate.core.task import Task
 from evals.rooms.oracle import choose
 from evals.rooms.request import RoomRequest
+from evals.sim import SimTransport
 from evals.rooms.suite import RoomSuite
 from evals.rooms.world import load_world
 
@@ -127,7 +128,10 @@ def test_auto_prefers_azure_then_openai_then_the_simulator(env, kind):
 def test_simulator_backend():
     backend = resolve_backend("sim", False, {"OPENAI_API_KEY": "sk-1"}, {})
     assert backend.is_simulator and backend.base_url == SIM_BASE_URL
-    assert type(backend.transport(4)).__name__ == "SimTransport"
+    # Under --llm=sim each suite's own test double answers; a suite without one is refused by name.
+    assert type(backend.with_double(SimTransport, "rooms").transport(4)).__name__ == "SimTransport"
+    with pytest.raises(InputError, match="suite 'bare' has no offline test double"):
+        backend.with_double(None, "bare")
 
 
 def test_openai_backend_reads_key_and_base_url():
@@ -206,7 +210,7 @@ def root(tmp_path, monkeypatch) -> Path:
 def make(root: Path, backend: Backend, record_mode: str = "none", environ=None, **settings) -> Evaluation:
     overrides = {"tasks": "tasks.jsonl", "prompt": "agent.md", "rooms": "rooms.json", "cassettes": "cas", **settings}
     config = load_config(None, overrides)
-    return Evaluation(RoomSuite(), config, root, backend, record_mode, environ or {})
+    return Evaluation(RoomSuite(double=SimTransport), config, root, backend, record_mode, environ or {})
 
 
 SIM = Backend("sim", "simulator", base_url=SIM_BASE_URL)
@@ -253,9 +257,9 @@ def test_replay_without_cassettes_fails_each_case_with_a_miss(root):
 
 
 def test_unknown_setting_and_grader_are_input_errors(root):
-    with pytest.raises(InputError, match=r"\[tool\.evals\] roomz: not a setting of the harness or of suite 'room_selector'"):
+    with pytest.raises(InputError, match=r"\[tool\.replaygate\] roomz: not a setting of the harness or of suite 'room_selector'"):
         make(root, SIM, roomz="x")
-    with pytest.raises(InputError, match=r"\[tool\.evals\.graders\] vibes: no such grader; use one of constraints, exact_choice, judge"):
+    with pytest.raises(InputError, match=r"\[tool\.replaygate\.graders\] vibes: no such grader; use one of constraints, exact_choice, judge"):
         make(root, SIM, graders={"exact_choice": 1.0, "vibes": 1.0})
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evals.harness.errors import InputError
-from evals.harness.task import SPLITS, Task, TaskFileError, load_tasks, parse_task_line
+from replaygate.core.errors import InputError
+from replaygate.core.task import SPLITS, Task, TaskFileError, load_tasks, parse_task_line
 
 GOOD = {"id": "room-001", "task_input": {"date": "2026-03-02", "attendees": 4}, "expected_choice": "R-101"}
 

@@ -10,7 +10,7 @@ import openai
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evals.harness.throttle import AdaptiveLimit, ThrottledTransport
+from replaygate.llm.throttle import AdaptiveLimit, ThrottledTransport
 
 
 class FakeClock:

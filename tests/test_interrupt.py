@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evals.bench.project import REPO, clean_env, committed_task_lines, pytest_command, scaffold
-from evals.harness.cassette_format import ReadableJsonSerializer
+from replaygate.cassettes.cassette_format import ReadableJsonSerializer
 from evals.sim.server import serve
 
 TASK_COUNT = 24
@@ -77,7 +77,7 @@ def test_sigint_during_optimization_leaves_prompts_and_reports_byte_identical(tm
     """Ctrl-C while `pytest --optimize` searches: prompts/, reports/, cassettes and history stay as they were."""
     scaffold(tmp_path, committed_task_lines(), concurrency=4, prompt=REPO / "tests/data/al_baseline_prompt.md")
     shutil.copytree(REPO / "prompts/optimizer", tmp_path / "prompts/optimizer")
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["evals.plugin", "evals.optimize_plugin"]\n')
+    (tmp_path / "conftest.py").write_text('')
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports/optimization.md").write_text("# an earlier optimization report\n")
 

@@ -6,11 +6,11 @@ import json
 
 from hypothesis import given, strategies as st
 
-from evals.harness.task import SPLITS, Task
-from evals.optimize.cache import EvaluationCache, cache_key
-from evals.optimize.lint import lint_candidate, normalized
-from evals.optimize.outcome import Outcome
-from evals.optimize.split import assign_splits, split_of
+from replaygate.core.task import SPLITS, Task
+from replaygate.optimize.cache import EvaluationCache, cache_key
+from replaygate.optimize.lint import lint_candidate, normalized
+from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.split import assign_splits, split_of
 
 RATIOS = {"train": 0.4, "validation": 0.3, "holdout": 0.3}
 ids = st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=60, unique=True)
@@ -67,7 +67,7 @@ def test_lint_rejects_duplicates_overlong_and_dropped_text():
 
 @given(st.text(max_size=200))
 def test_lint_output_always_renders_with_exactly_the_required_placeholders(text):
-    from evals.harness.prompt import PromptTemplate
+    from replaygate.core.prompt import PromptTemplate
     verdict = lint_candidate(text, REQUIRED, 10_000)
     if verdict.text is not None:
         template = PromptTemplate(path=__import__("pathlib").Path("p.md"), text=verdict.text)

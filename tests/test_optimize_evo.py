@@ -13,18 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evals.bench.project import REPO, committed_task_lines, scaffold
-from evals.harness.backend import resolve_backend
-from evals.harness.config import load_config
-from evals.harness.task import Task
-from evals.optimize.bandit import OperatorBandit
-from evals.optimize.operators import (
+from replaygate.llm.backend import resolve_backend
+from replaygate.core.config import load_config
+from replaygate.core.task import Task
+from replaygate.optimize.bandit import OperatorBandit
+from replaygate.optimize.operators import (
     HEURISTIC, Example, Lesson, add_constraint, add_example, literal, mine_lessons, placeholders, simplify,
     train_examples,
 )
-from evals.optimize.outcome import Outcome
-from evals.optimize.run import optimize
-from evals.optimize.selection import fitness, pareto_front, pick_parent, survivors, task_wins
-from evals.optimize.settings import load_settings
+from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.run import optimize
+from replaygate.optimize.selection import fitness, pareto_front, pick_parent, survivors, task_wins
+from replaygate.optimize.settings import load_settings
+from evals.sim import SimTransport
 from evals.rooms.suite import RoomSuite
 
 def st_end(sentence: str) -> str:
@@ -166,7 +167,7 @@ def evo_run(root: Path, **evo):
            "history": str(root / "history"), "report": str(root / "reports/optimization.md"),
            "evo": {"generations": 2, "reflect_prompt": str(root / "prompts/optimizer/reflect.md"),
                    "crossover_prompt": str(root / "prompts/optimizer/crossover.md"), **evo}}
-    return optimize(RoomSuite(), config, root, SIM, load_settings(raw), {})
+    return optimize(RoomSuite(double=SimTransport), config, root, SIM, load_settings(raw), {})
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-import evals.optimize_plugin  # noqa: F401 - keep the plugin's modules loaded across in-process runs
+import replaygate.plugin.optimize  # noqa: F401 - keep the plugin's modules loaded across in-process runs
 from evals.bench.project import REPO, committed_task_lines, scaffold
 
 # The weak prompt the repo started from; fixed, since --optimize may rewrite prompts/room_selector.md.
 WEAK_PROMPT = REPO / "tests/data/al_baseline_prompt.md"
 
-CONFTEST = 'pytest_plugins = ["evals.plugin", "evals.optimize_plugin"]\n'
+CONFTEST = ''
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_optimize_writes_back_records_and_the_next_plain_run_replays_green(pytes
 
 @pytest.mark.parametrize("args, message", [
     (["--optimize", "--set", "optimize.apo.beam_width=0"],
-     "[tool.evals.optimize] apo.beam_width: Input should be greater than or equal to 1"),
+     "[tool.replaygate.optimize] apo.beam_width: Input should be greater than or equal to 1"),
     (["--optimize", "--optimize-budget=0"], "--optimize-budget 0: must be 1 or more rollouts"),
     (["--optimize", "--optimize-budget=50"], "raise --optimize-budget"),
     (["--optimize", "--set", "optimize.critique_prompt=missing.md"], "missing.md"),

@@ -13,11 +13,12 @@ from evals.bench.project import REPO, committed_task_lines, scaffold
 
 # The weak prompt the repo started from; fixed, since --optimize may rewrite prompts/room_selector.md.
 WEAK_PROMPT = REPO / "tests/data/al_baseline_prompt.md"
-from evals.harness.backend import resolve_backend
-from evals.harness.config import load_config
-from evals.optimize.optimizer_llm import OptimizerLLM
-from evals.optimize.run import optimize
-from evals.optimize.settings import load_settings
+from replaygate.llm.backend import resolve_backend
+from replaygate.core.config import load_config
+from replaygate.optimize.optimizer_llm import OptimizerLLM
+from replaygate.optimize.run import optimize
+from replaygate.optimize.settings import load_settings
+from evals.sim import SimTransport
 from evals.rooms.suite import RoomSuite
 
 SIM = resolve_backend("sim", False, {}, {})
@@ -35,7 +36,7 @@ def run(root: Path, progress=lambda line: None, **settings):
            "report": str(root / "reports/optimization.md"),
            "critique_prompt": str(root / "prompts/optimizer/critique.md"),
            "edit_prompt": str(root / "prompts/optimizer/edit.md"), **settings}
-    return optimize(RoomSuite(), config, root, SIM, load_settings(raw), {}, progress)
+    return optimize(RoomSuite(double=SimTransport), config, root, SIM, load_settings(raw), {}, progress)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

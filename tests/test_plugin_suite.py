@@ -1,7 +1,7 @@
 """The pytest plugin end to end, on throwaway projects run in-process with `pytester`.
 
 Every project is self-contained: its own pyproject.toml (`[tool.pytest.ini_options]` and
-`[tool.evals]`), rooms, tasks, prompts, cassettes and reports, all under `pytester.path`.
+`[tool.replaygate]`), rooms, tasks, prompts, cassettes and reports, all under `pytester.path`.
 Models are the in-process simulator or cassettes; nothing opens a socket.
 """
 
@@ -18,9 +18,9 @@ import pytest
 
 # Imported here so the plugin's modules stay loaded across in-process runs (pytester would
 # otherwise re-import openai & co. for every run).
-import evals.plugin  # noqa: F401
-from evals.harness.prompt import PromptTemplate
-from evals.harness.report import SIMULATOR_NOTE
+import replaygate.plugin.suite  # noqa: F401
+from replaygate.core.prompt import PromptTemplate
+from replaygate.results.report import SIMULATOR_NOTE
 from evals.rooms.oracle import choose
 from evals.rooms.request import RoomRequest
 from evals.rooms.world import NO_ROOM, load_world
@@ -72,7 +72,7 @@ PYPROJECT = """
 [tool.pytest.ini_options]
 eval_pass_threshold = 0.8
 
-[tool.evals]
+[tool.replaygate]
 tasks = "data/tasks.jsonl"
 rooms = "data/rooms.json"
 prompt = "prompts/weak.md"
@@ -81,15 +81,16 @@ cassettes = "recorded"
 reports = "out"
 baseline = "out/baseline.json"
 
-[tool.evals.graders]
+[tool.replaygate.graders]
 exact_choice = 0.6
 constraints = 0.2
 judge = 0.2
 """
 TEST_MODULE = """
 from evals.rooms.suite import RoomSuite
+from evals.sim import SimTransport
 
-SUITE = RoomSuite()
+SUITE = RoomSuite(double=SimTransport)
 
 
 def test_room_task(eval_case):
@@ -121,7 +122,7 @@ class Project:
         self.write("prompts/strong.md", STRONG)
         self.write("prompts/judge.md", JUDGE)
         self.write("pyproject.toml", PYPROJECT)
-        self.write("conftest.py", 'pytest_plugins = ["evals.plugin"]\n')
+        self.write("conftest.py", '')
         self.write("test_rooms.py", TEST_MODULE)
 
     def write(self, relpath: str, text: str) -> Path:
@@ -222,7 +223,7 @@ def test_each_task_is_its_own_test_and_the_report_has_a_row_per_task(project):
     outcomes = project.outcomes(result)
     assert set(outcomes) == set(IDS)
     assert set(outcomes.values()) <= {"PASSED", "FAILED"}
-    result.stdout.fnmatch_lines(["evals: simulator (evals.sim, in-process; not a real model), record mode none, *"])
+    result.stdout.fnmatch_lines(["evals: each suite's offline test double (in-process; not a real model), record mode none, *"])
     result.stdout.fnmatch_lines([f"evals room_selector: {len(IDS)} cases (live), * passed, mean score * -> out/scores.md"])
 
     text = project.report.read_text(encoding="utf-8")
@@ -249,7 +250,7 @@ def test_a_selected_subset_runs_only_its_cases(project):
 
 def test_record_writes_one_cassette_per_case_and_replay_repeats_the_outcomes(project, forbid_models):
     recorded = project.run("--record-mode=all")
-    recorded.stdout.fnmatch_lines(["evals: simulator *record mode all*[[]no credentials found: using the offline SIMULATOR, not a real model[]]"])
+    recorded.stdout.fnmatch_lines(["evals: *offline test double*record mode all*[[]no credentials found: using each suite's offline test double, not a real model[]]"])
     record_outcomes = project.outcomes(recorded)
     assert set(record_outcomes) == set(IDS)
     files = project.cassette_files()
@@ -566,8 +567,8 @@ def test_prompt_option_pointing_nowhere_is_a_collection_error(project, no_model)
 @pytest.mark.parametrize(
     "args, setup, fragment",
     [
-        (("--set", "max_turns=0"), None, "[tool.evals] max_turns: "),
-        (("--set", "models.planner=x"), None, "[tool.evals] models.planner: "),
+        (("--set", "max_turns=0"), None, "[tool.replaygate] max_turns: "),
+        (("--set", "models.planner=x"), None, "[tool.replaygate] models.planner: "),
         (("--set", "nonsense"), None, "--set nonsense: expected KEY=VALUE"),
         ((), ("out/baseline.json", "{not json"), "out/baseline.json: not valid JSON"),
     ],
@@ -592,7 +593,7 @@ def test_eval_case_in_a_module_without_suite_is_a_collection_error(project, no_m
 def test_unknown_suite_setting_is_a_collection_error(project, no_model):
     result = project.run("--llm=sim", "--set", "roms=data/rooms.json")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["*[[]tool.evals[]] roms: not a setting of the harness or of suite 'room_selector'*"])
+    result.stdout.fnmatch_lines(["*[[]tool.replaygate[]] roms: not a setting of the harness or of suite 'room_selector'*"])
     assert no_model == []
 
 
@@ -758,10 +759,10 @@ def test_the_report_is_appended_to_the_github_step_summary(project, monkeypatch)
 
 def test_switch_to_recording_reloads_a_rewritten_prompt(project):
     # What an optimizer does: rewrite the prompt after collection, then have the session record against it.
-    project.write("conftest.py", 'pytest_plugins = ["evals.plugin"]\n' + '''
+    project.write("conftest.py", '' + '''
 import pytest
 from pathlib import Path
-from evals.plugin import STATE
+from replaygate.plugin.suite import STATE
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session):

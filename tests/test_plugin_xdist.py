@@ -55,7 +55,7 @@ def test_xdist_and_merged_shards_match_the_serial_run(tmp_path: Path):
         assert "gate not enforced (a shard" in shard.stdout
     sizes = [len(json.loads((tmp_path / f"shard-{i}.json").read_text())["suites"]["room_selector"]["records"]) for i in (1, 2)]
     assert sum(sizes) == 16 and all(sizes)
-    merged = subprocess.run([sys.executable, "-m", "evals.harness.shards", "merge", "shard-1.json", "shard-2.json",
+    merged = subprocess.run([sys.executable, "-m", "replaygate.results.shards", "merge", "shard-1.json", "shard-2.json",
                              "--baseline", "high.json"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert merged.returncode == 1, merged.stdout + merged.stderr
     assert "gate FAILED" in merged.stdout
@@ -63,6 +63,6 @@ def test_xdist_and_merged_shards_match_the_serial_run(tmp_path: Path):
     assert gate_numbers(tmp_path) == serial_gate
 
     # Shards that leave one out, or overlap, are refused with one line.
-    missing = subprocess.run([sys.executable, "-m", "evals.harness.shards", "merge", "shard-1.json"],
+    missing = subprocess.run([sys.executable, "-m", "replaygate.results.shards", "merge", "shard-1.json"],
                              cwd=tmp_path, env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.strip() == "error: shard 2/2 is missing; pass every shard's results file"

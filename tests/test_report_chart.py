@@ -12,7 +12,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evals.harness.report import BINS, mermaid_distribution, score_histogram
+from replaygate.results.report import BINS, mermaid_distribution, score_histogram
 
 scores = st.lists(st.floats(0.0, 1.0, allow_nan=False), max_size=60)
 

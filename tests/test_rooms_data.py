@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.harness.task import load_tasks
+from replaygate.core.task import load_tasks
 from evals.rooms.clock import minutes_of
 from evals.rooms.oracle import CONSTRAINTS, NO_ROOM, choose, deciding_level, feasible_rooms, violations
 from evals.rooms.request import RoomRequest

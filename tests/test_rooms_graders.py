@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from evals.harness.rollout import Rollout
-from evals.harness.score import Score
-from evals.harness.task import Task
+from replaygate.core.rollout import Rollout
+from replaygate.core.score import Score
+from replaygate.core.task import Task
 from evals.rooms.graders import exact_choice, make_constraint_grader
 from evals.rooms.request import TaskInputError
 from evals.rooms.world import Booking, Room, World

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from evals.harness.errors import InputError
-from evals.harness.task import Task
+from replaygate.core.errors import InputError
+from replaygate.core.task import Task
 from evals.rooms.request import RoomRequest, TaskInputError
 from evals.rooms.world import Booking, RoomsFileError, load_world
 

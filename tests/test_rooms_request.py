@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evals.harness.task import Task
+from replaygate.core.task import Task
 from evals.rooms.request import RoomRequest, prompt_values
 
 INPUT = {"date": "2026-03-04", "time": "14:30", "duration_min": 90, "attendees": 7,

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from evals.harness.backend import resolve_backend
-from evals.harness.config import load_config
-from evals.harness.evaluation import Evaluation
-from evals.harness.prompt import load_prompt
-from evals.optimize.trace import render_traces, trace_body
+from replaygate.llm.backend import resolve_backend
+from replaygate.core.config import load_config
+from replaygate.core.evaluation import Evaluation
+from replaygate.core.prompt import load_prompt
+from replaygate.optimize.trace import render_traces, trace_body
 from evals.rooms.suite import RoomSuite
-from evals.sim import MODEL_NAME, respond
+from evals.sim import MODEL_NAME, respond, SimTransport
 from evals.sim.critic import critique, max_issues
 from evals.sim.phrasebook import FAMILIES, TIEBREAKS, default_phrasebook
 from evals.sim.preference import Comparison, infer_order, merge_orders, stated_order
@@ -39,7 +39,7 @@ def found(prompt: str, traces: str, limit: int = 8, seed: int = 0) -> dict[str, 
 @pytest.fixture(scope="module")
 def baseline_results():
     config = load_config(ROOT / "pyproject.toml", {"graders.judge": "0", "prompt": str(ROOT / "tests/data/al_baseline_prompt.md")})
-    evaluation = Evaluation(RoomSuite(), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
+    evaluation = Evaluation(RoomSuite(double=SimTransport), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
     return evaluation.run(list(evaluation.loaded.tasks))
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evals.harness.backend import resolve_backend
-from evals.harness.config import load_config
-from evals.harness.evaluation import Evaluation
-from evals.harness.prompt import load_prompt
-from evals.optimize.trace import render_traces, trace_body
+from replaygate.llm.backend import resolve_backend
+from replaygate.core.config import load_config
+from replaygate.core.evaluation import Evaluation
+from replaygate.core.prompt import load_prompt
+from replaygate.optimize.trace import render_traces, trace_body
 from evals.rooms.suite import RoomSuite
-from evals.sim import MODEL_NAME, respond
+from evals.sim import MODEL_NAME, respond, SimTransport
 from evals.sim.editor import (
     INVENTED_PLACEHOLDERS, RENAMED_PLACEHOLDERS, SLOPPY_EDIT_ODDS, EditRequest, edit, is_sloppy, read_edit_request, recommended,
 )
@@ -159,7 +159,7 @@ def test_a_tidy_edit_never_drops_or_invents_a_placeholder(kept, words, families,
 
 def run_all(prompt_file: Path):
     config = load_config(ROOT / "pyproject.toml", {"graders.judge": "0", "prompt": str(prompt_file)})
-    evaluation = Evaluation(RoomSuite(), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
+    evaluation = Evaluation(RoomSuite(double=SimTransport), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
     results = evaluation.run(list(evaluation.loaded.tasks))
     return results, round(sum(r.scores["exact_choice"].value for r in results))
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from evals.harness.stats import (
+from replaygate.results.stats import (
     PairedComparison,
     pass_at_k,
     paired_comparison,

@@ -141,4 +141,4 @@ def test_without_a_baseline_on_the_base_branch_the_merge_says_so_and_passes(tmp_
     env.pop("GITHUB_STEP_SUMMARY", None)
     assert shell(fetch, work, env).returncode == 0
     assert not (tmp_path / "base-baseline.json").exists()
-    assert "git show" in fetch and "python -m evals.harness.shards merge" in merge
+    assert "git show" in fetch and "python -m replaygate.results.shards merge" in merge

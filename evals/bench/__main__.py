@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from evals.bench import runs
 from evals.bench.project import REPO, committed_task_lines, cycled_task_lines
-from evals.harness.atomic import write_text_atomic
+from replaygate.core.atomic import write_text_atomic
 
 
 def verdict(ok: bool) -> str:

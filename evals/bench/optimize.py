@@ -21,8 +21,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from evals.bench.project import REPO, clean_env
-from evals.harness.atomic import write_text_atomic
-from evals.optimize.report import render_optimization
+from replaygate.core.atomic import write_text_atomic
+from replaygate.optimize.report import render_optimization
 
 IGNORED = shutil.ignore_patterns(".git", ".evals", "__pycache__", ".hypothesis", ".venv", "*.egg-info", ".pytest_cache")
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Optimization benchmark", "",
         "`python -m evals.bench.optimize`: each optimizer from the committed prompt, in a fresh copy of the",
         "repository, against the offline simulator `sim-standin-1` (not a real model), budget and seed from",
-        "`[tool.evals.optimize]`. Agent Lightning's APO example, for scale: 229 rollouts and 16 optimizer calls",
+        "`[tool.replaygate.optimize]`. Agent Lightning's APO example, for scale: 229 rollouts and 16 optimizer calls",
         "moved its judge score from 0.569 to 0.721 on gpt-4.1-nano.", "",
         tabulate(rows, headers=headers, tablefmt="github"), "",
     ])

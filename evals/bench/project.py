@@ -16,7 +16,7 @@ PYPROJECT = """
 eval_pass_threshold = 0.8
 addopts = "-p no:cacheprovider"
 
-[tool.evals]
+[tool.replaygate]
 tasks = "tasks.jsonl"
 rooms = "rooms.json"
 prompt = "prompt.md"
@@ -26,13 +26,13 @@ reports = "reports"
 baseline = "reports/baseline.json"
 concurrency = {concurrency}
 
-[tool.evals.graders]
+[tool.replaygate.graders]
 exact_choice = 0.6
 constraints = 0.2
 judge = 0.2
 """
 SUITE_MODULE = (
-    "from evals.rooms.suite import RoomSuite\n\nSUITE = RoomSuite()\n\n\n"
+    "from evals.rooms.suite import RoomSuite\nfrom evals.sim import SimTransport\n\nSUITE = RoomSuite(double=SimTransport)\n\n\n"
     "def test_room_task(eval_case):\n    eval_case.check()\n"
 )
 
@@ -45,7 +45,7 @@ def scaffold(root: Path, task_lines: list[str], concurrency: int = 8, prompt: Pa
     shutil.copy(prompt or REPO / "prompts/room_selector.md", root / "prompt.md")
     shutil.copy(REPO / "prompts/judge.md", root / "judge.md")
     (root / "pyproject.toml").write_text(PYPROJECT.format(concurrency=concurrency), encoding="utf-8")
-    (root / "conftest.py").write_text('pytest_plugins = ["evals.plugin"]\n', encoding="utf-8")
+    (root / "conftest.py").write_text('', encoding="utf-8")
     (root / "test_rooms.py").write_text(SUITE_MODULE, encoding="utf-8")
     return root
 

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 from evals.bench.project import REPO, clean_env, pytest_command, run, scaffold
-from evals.harness.backend import Backend, resolve_backend
-from evals.harness.config import load_config
-from evals.harness.evaluation import Evaluation
+from replaygate.llm.backend import Backend, resolve_backend
+from replaygate.core.config import load_config
+from replaygate.core.evaluation import Evaluation
+from evals.sim import SimTransport
 from evals.rooms.suite import RoomSuite
 
 
@@ -107,7 +108,7 @@ def start_simulator(latency_ms: int) -> tuple[subprocess.Popen, str]:
 
 def evaluation(backend: Backend, concurrency: int) -> Evaluation:
     config = load_config(REPO / "pyproject.toml", {"concurrency": concurrency})
-    return Evaluation(RoomSuite(), config, REPO, backend, "none", {})
+    return Evaluation(RoomSuite(double=SimTransport), config, REPO, backend, "none", {})
 
 
 def live_concurrency(levels: tuple[int, ...], cases: int, latency_ms: int) -> list[dict[str, float]]:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from evals.harness.config import load_config
-from evals.harness.errors import InputError
+from replaygate.core.config import load_config
+from replaygate.core.errors import InputError
 from evals.rooms.export import generate_tasks, write_tasks
 from evals.rooms.suite import RoomSuite
 from evals.rooms.world import load_world
@@ -40,7 +40,7 @@ def _seed(text: str) -> int:
 
 
 def _suite_rooms() -> Path:
-    """The rooms file the suite uses: `[tool.evals] rooms` of ./pyproject.toml, else the suite's default."""
+    """The rooms file the suite uses: `[tool.replaygate] rooms` of ./pyproject.toml, else the suite's default."""
     config = load_config(Path("pyproject.toml"))
     return config.resolve(Path.cwd(), str(config.extras.get("rooms", RoomSuite.settings["rooms"])))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from evals.harness.errors import InputError
+from replaygate.core.errors import InputError
 
 _MAX_SHOWN = 60
 

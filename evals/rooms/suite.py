@@ -8,14 +8,14 @@ from typing import Mapping, Sequence
 
 import openai
 
-from evals.harness.agent import Decoding, Tool, run_tool_loop
-from evals.harness.config import EvalConfig
-from evals.harness.prompt import PromptTemplate, load_prompt
-from evals.harness.rollout import Rollout
-from evals.harness.runner import Solver
-from evals.harness.score import Grader
-from evals.harness.suite import HeadersFor
-from evals.harness.task import Task, load_tasks
+from replaygate.llm.agent import Decoding, Tool, run_tool_loop
+from replaygate.core.config import EvalConfig
+from replaygate.core.prompt import PromptTemplate, load_prompt
+from replaygate.core.rollout import Rollout
+from replaygate.core.runner import Solver
+from replaygate.core.score import Grader
+from replaygate.core.suite import HeadersFor
+from replaygate.core.task import Task, load_tasks
 from evals.rooms.answer import parse_choice
 from evals.rooms.errors import TaskInputError
 from evals.rooms.graders import HINTS, make_constraint_grader, make_exact_choice
@@ -68,6 +68,10 @@ class LoadedRoomSuite:
 class RoomSuite:
     name = "room_selector"
     settings = {"rooms": "evals/rooms/data/rooms.json"}
+
+    def __init__(self, double=None):
+        # The offline model under --llm=sim: a transport factory (the room simulator, in this repo).
+        self.double = double
 
     def load(self, config: EvalConfig, root: Path) -> LoadedRoomSuite:
         rooms_path = config.resolve(root, str(config.extras.get("rooms", self.settings["rooms"])))

@@ -11,6 +11,9 @@ from .routes import HEADERS, encode, route
 class SimTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     """Sync and async httpx2 transport backed by `evals.sim.respond` (an offline stand-in, not a real model)."""
 
+    # What reports and cassettes call it: a stand-in, never a real model.
+    label = "simulator (evals.sim, in-process; not a real model)"
+
     def _answer(self, request: httpx2.Request) -> httpx2.Response:
         status, payload = route(request.method, request.url.path, request.content)
         return httpx2.Response(status, headers=HEADERS, content=encode(payload), request=request)

@@ -1,0 +1,1 @@
+"""replaygate: pytest-native evaluation and prompt optimization for LLM agents, replayed offline."""

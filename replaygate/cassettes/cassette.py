@@ -1,0 +1,212 @@
+"""Record and replay model traffic in vcrpy cassettes: one file per case and repeat.
+
+vcrpy's `use_cassette` patches httpx2 for the whole process, so concurrent
+rollouts cannot each hold a cassette of their own. Here nothing is patched:
+a `CassetteLibrary` owns one vcrpy `Cassette` per case, and its transport
+routes every request to the cassette its case-header names. vcrpy still does
+the matching, the record modes and the file format, through its extension
+points: matchers, a serializer and a persister.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import httpx2
+from vcr.cassette import Cassette
+from vcr.record_mode import RecordMode
+from vcr.request import Request
+
+from replaygate.cassettes.cassette_format import AtomicPersister, ReadableJsonSerializer, scrub_request, scrub_response
+from replaygate.cassettes.cassette_match import MATCH_ON
+from replaygate.core.errors import InputError
+
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+CASE_HEADER = "x-evals-case"
+
+
+class CassetteMiss(Exception):
+    """A request with no recording while recording is off: the case fails, nothing is sent."""
+
+    def __init__(self, key: "CaseKey", path: Path, detail: str, file_exists: bool):
+        self.key, self.path, self.detail, self.file_exists = key, path, detail, file_exists
+        super().__init__(f"case {key.case_id} (repeat {key.repeat}): no recording in {path}: {detail}")
+
+    @property
+    def record_mode_hint(self) -> str:
+        """`once` records a missing file; an existing, outdated one needs `all`."""
+        return "all" if self.file_exists else "once"
+
+
+class OfflineTransport(httpx2.AsyncBaseTransport):
+    """The replay-only backend: reaching it is a bug, so it refuses loudly."""
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        raise RuntimeError(f"network access attempted in replay mode: {request.method} {request.url.path}")
+
+
+@dataclass(frozen=True)
+class CaseKey:
+    suite: str
+    model: str
+    case_id: str
+    repeat: int = 0
+
+    @property
+    def relpath(self) -> str:
+        model = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model).strip("_") or "model"
+        return f"{self.suite}/{model}/{self.case_id}.r{self.repeat}.json"
+
+
+class CassetteLibrary:
+    """One vcrpy cassette per case and repeat, under `root`, loaded on first use."""
+
+    def __init__(
+        self,
+        root: Path,
+        record_mode: str,
+        inner: httpx2.AsyncBaseTransport | None,
+        secrets: Sequence[tuple[str, str]] = (),
+        label: str = "",
+        record_errors: bool = False,
+    ):
+        if record_mode not in RECORD_MODES:
+            raise InputError(f"--record-mode={record_mode}: unknown mode; use one of {', '.join(RECORD_MODES)}")
+        self.root = Path(root)
+        self.record_mode = record_mode
+        self.inner = inner or OfflineTransport()
+        self.persister = AtomicPersister(secrets)
+        self.label = label
+        # Off by default: a 429 or a 500 is the service's answer, not the model's. On, a fault
+        # drill can be replayed exactly, failures included.
+        self.record_errors = record_errors
+        self._open: dict[str, tuple[CaseKey, Cassette]] = {}
+        self.saved: list[Path] = []
+        # Set when any answer, played or recorded, came from the simulator.
+        self.simulator_seen = False
+
+    def headers_for(self, key: CaseKey) -> dict[str, str]:
+        self._open.setdefault(key.relpath, (key, None))  # type: ignore[arg-type]
+        return {CASE_HEADER: key.relpath}
+
+    def path_for(self, key: CaseKey) -> Path:
+        return self.root / key.relpath
+
+    def cassette(self, relpath: str) -> tuple[CaseKey, Cassette]:
+        key, cassette = self._open.get(relpath, (None, None))
+        if key is None:
+            raise RuntimeError(f"request for an unregistered case {relpath!r}")
+        if cassette is None:
+            cassette = Cassette.load(
+                path=str(self.root / relpath),
+                serializer=ReadableJsonSerializer,
+                persister=self.persister,
+                record_mode=RecordMode(self.record_mode),
+                match_on=MATCH_ON,
+                before_record_request=scrub_request,
+                # Responses are scrubbed once, as they are recorded (below), not again on every load.
+                # Re-recording a case replaces its file instead of appending stale episodes.
+                drop_unused_requests=self.record_mode == "all",
+            )
+            self._open[relpath] = (key, cassette)
+        return key, cassette
+
+    def finish(self, key: CaseKey, keep: bool = True) -> Path | None:
+        """Close a case's cassette; write it (atomically) if it recorded anything and `keep`."""
+        _, cassette = self._open.pop(key.relpath, (None, None))
+        if cassette is None or not keep or not cassette.dirty:
+            return None
+        if self.label:
+            # vcrpy offers get_metadata only, which keeps an old value; a re-record must relabel.
+            cassette._metadata["recorded_with"] = self.label
+        cassette._save()  # vcrpy's own save: honours the record mode's keep/drop rules
+        path = self.path_for(key)
+        self.saved.append(path)
+        return path
+
+    def transport(self) -> "CassetteTransport":
+        return CassetteTransport(self)
+
+
+class CassetteTransport(httpx2.AsyncBaseTransport):
+    """Plays a request from its case's cassette, or sends it on and records a 2xx answer."""
+
+    def __init__(self, library: CassetteLibrary):
+        self.library = library
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        relpath = request.headers.get(CASE_HEADER)
+        if relpath is None:
+            raise RuntimeError(f"request without the {CASE_HEADER} header cannot be routed to a cassette")
+        del request.headers[CASE_HEADER]
+        key, cassette = self.library.cassette(relpath)
+        body = await request.aread()
+        vcr_request = Request(request.method, str(request.url), body, dict(request.headers))
+
+        if cassette.can_play_response_for(vcr_request):
+            response = _to_httpx(cassette.play_response(vcr_request), request)
+            self.library.simulator_seen |= "x-simulator" in response.headers
+            return response
+        if cassette.write_protected:
+            raise self._miss(key, cassette, vcr_request)
+
+        response = await self.library.inner.handle_async_request(request)
+        content = await response.aread()  # decoded: httpx2 undoes content-encoding here
+        self.library.simulator_seen |= "x-simulator" in response.headers
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+        answered = 200 <= response.status_code < 300 and _readable(content, response.headers.get("content-type", ""))
+        # Error answers and unreadable bodies are not model answers: recorded only when asked for.
+        if answered or self.library.record_errors:
+            stored_headers: dict[str, list[str]] = {}
+            for k, v in headers:
+                stored_headers.setdefault(k.lower(), []).append(v)
+            cassette.append(
+                vcr_request,
+                scrub_response(
+                    {
+                        "status": {"code": response.status_code, "message": response.reason_phrase},
+                        "headers": stored_headers,
+                        "body": {"string": content},
+                    }
+                ),
+            )
+        return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
+
+    def _miss(self, key: CaseKey, cassette: Cassette, vcr_request: Request) -> CassetteMiss:
+        path = self.library.path_for(key)
+        if not path.is_file():
+            return CassetteMiss(key, path, "the cassette file does not exist", file_exists=False)
+        closest = cassette.find_requests_with_most_matches(vcr_request)
+        failures = closest[0][2] if closest else []
+        if failures:
+            detail = "the request differs from the recording: " + "; ".join(msg.strip() or name for name, msg in failures)
+        elif len(cassette):
+            detail = "its recording has already been played (the case sent this request more often than it was recorded)"
+        else:
+            detail = "the cassette is empty"
+        return CassetteMiss(key, path, " ".join(detail.split()), file_exists=True)
+
+    async def aclose(self) -> None:
+        await self.library.inner.aclose()
+
+
+def _readable(content: bytes, content_type: str) -> bool:
+    if "json" not in content_type:
+        return True
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True
+
+
+def _to_httpx(stored: dict[str, Any], request: httpx2.Request) -> httpx2.Response:
+    headers = [(name, value) for name, values in stored.get("headers", {}).items() for value in values]
+    body = stored["body"]["string"]
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return httpx2.Response(stored["status"]["code"], headers=headers, content=body, request=request)

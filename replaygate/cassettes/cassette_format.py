@@ -1,0 +1,138 @@
+"""What a cassette stores and how: allow-listed headers and query keys, readable JSON files, atomic writes.
+
+These are vcrpy's extension points: a request filter, a serializer and a persister.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import urllib.parse
+from pathlib import Path
+from typing import Any, Sequence
+
+from vcr.filters import decode_response
+from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.request import Request
+from vcr.serialize import deserialize, serialize
+
+from replaygate.core.atomic import write_text_atomic
+from replaygate.core.errors import InputError
+from replaygate.cassettes.secrets import SecretLeakError, find_secrets
+
+# Allow-lists, never deny-lists: a header or query key we did not think of stays out.
+REQUEST_HEADERS = frozenset({"content-type", "accept"})
+RESPONSE_HEADERS = frozenset({"content-type", "x-simulator"})
+QUERY_KEYS = frozenset({"api-version"})
+
+
+class CassetteFileError(InputError):
+    pass
+
+
+@functools.lru_cache(maxsize=256)
+def clean_uri(uri: str) -> str:
+    """Drop userinfo and every query key not on the allow-list."""
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literals keep their brackets
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    query = urllib.parse.urlencode(
+        [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k.lower() in QUERY_KEYS]
+    )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def scrub_request(request: Request) -> Request:
+    """Keep allow-listed headers and query keys. Idempotent and never None:
+    vcrpy also runs it on every stored request when a cassette loads."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
+    return Request(request.method, clean_uri(request.uri), request.body, headers)
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """Decode compressed bodies and keep allow-listed headers. Idempotent, never None."""
+    response = decode_response(response)
+    headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() in RESPONSE_HEADERS}
+    return {**response, "headers": headers}
+
+
+def json_or_raw(body: Any) -> Any:
+    if isinstance(body, bytearray):
+        body = bytes(body)
+    if isinstance(body, (bytes, str)):
+        return _parsed(body)
+    return body
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(body: bytes | str) -> Any:
+    # vcrpy compares a request with every stored one, several times per play: parse each body once.
+    # Callers only compare the result, never change it.
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class ReadableJsonSerializer:
+    """vcrpy serializer: sorted, indented JSON with JSON bodies stored as JSON, so diffs read well."""
+
+    @staticmethod
+    def serialize(cassette_dict: dict[str, Any]) -> str:
+        data = json.loads(json.dumps(cassette_dict))
+        for interaction in data.get("interactions", []):
+            request, response = interaction["request"], interaction["response"]
+            parsed = json_or_raw(request.get("body"))
+            if not isinstance(parsed, str) and parsed is not None:
+                request["body"] = {"json": parsed}
+            body = response.get("body", {})
+            parsed = json_or_raw(body.get("string"))
+            if not isinstance(parsed, str) and parsed is not None:
+                response["body"] = {"json": parsed}
+        return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @staticmethod
+    def deserialize(text: str) -> dict[str, Any]:
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+            raise ValueError(f'expected a JSON object with an "interactions" list, got {type(data).__name__}')
+        for interaction in data.get("interactions", []):
+            request, response = interaction["request"], interaction["response"]
+            if isinstance(request.get("body"), dict) and "json" in request["body"]:
+                request["body"] = json.dumps(request["body"]["json"], ensure_ascii=False)
+            body = response.get("body", {})
+            if "json" in body:
+                response["body"] = {"string": json.dumps(body["json"], ensure_ascii=False)}
+        return data
+
+
+class AtomicPersister:
+    """vcrpy persister: clear errors for broken files, a secret scan, and atomic writes."""
+
+    def __init__(self, secrets: Sequence[tuple[str, str]] = ()):
+        self.secrets = list(secrets)
+
+    def load_cassette(self, cassette_path: str | Path, serializer: Any):
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        try:
+            return deserialize(path.read_text(encoding="utf-8"), serializer)
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CassetteFileError(
+                f"{path}: not a readable cassette ({reason}); restore it from git or delete it and re-record with --record-mode=once"
+            ) from None
+
+    def save_cassette(self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any) -> None:
+        text = serialize(cassette_dict, serializer)
+        leaked = find_secrets(text, self.secrets)
+        if leaked:
+            raise SecretLeakError(
+                f"{cassette_path}: refusing to write, it would contain the value of ${leaked[0]}; "
+                "keep credentials out of prompts, task inputs and allow-listed headers"
+            )
+        write_text_atomic(cassette_path, text)

@@ -1,0 +1,134 @@
+"""Settings from `[tool.replaygate]` in pyproject.toml, with environment and command-line overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from replaygate.core.errors import InputError
+
+ROLES = ("agent", "judge", "optimizer")
+
+
+class ConfigError(InputError):
+    pass
+
+
+class Models(BaseModel):
+    """Model name per role; `EVALS_AGENT_MODEL` / `EVALS_JUDGE_MODEL` override."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    agent: str = "sim-standin-1"
+    judge: str = "sim-standin-1"
+    # The critic and editor of prompt optimization; empty means the judge's model.
+    optimizer: str = ""
+
+
+class Azure(BaseModel):
+    """Azure deployment per role; empty means the deployment is named like the model."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    agent_deployment: str = ""
+    judge_deployment: str = ""
+    optimizer_deployment: str = ""
+
+
+class EvalConfig(BaseModel):
+    # Extra keys are the suite's own settings (a rooms file, say); the suite checks them.
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    tasks: str = "tasks.jsonl"
+    prompt: str = "prompts/agent.md"
+    judge_prompt: str = "prompts/judge.md"
+    cassettes: str = "cassettes"
+    reports: str = "reports"
+    baseline: str = "reports/baseline.json"
+    max_turns: int = Field(2, ge=1, le=20)
+    concurrency: int = Field(8, ge=1, le=512)
+    seed: int = 0
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    timeout_s: float = Field(60.0, gt=0)
+    # Record error answers (429, 5xx, unreadable bodies) too, so a fault drill replays exactly.
+    record_errors: bool = False
+    secret_env: list[str] = Field(default_factory=lambda: ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"])
+    models: Models = Field(default_factory=Models)
+    azure: Azure = Field(default_factory=Azure)
+    graders: dict[str, float] = Field(default_factory=lambda: {"exact_choice": 1.0})
+    # [tool.replaygate.optimize]: read and checked by replaygate.optimize.settings, which the core does not need.
+    optimize: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("graders")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if weight < 0:
+                raise ValueError(f"weight of grader {name!r} is negative")
+        if not any(weight > 0 for weight in value.values()):
+            raise ValueError("no grader has a positive weight")
+        return value
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+    def model_for(self, role: str) -> str:
+        env = os.environ.get(f"EVALS_{role.upper()}_MODEL")
+        if env:
+            return env
+        if role == "optimizer" and not self.models.optimizer:
+            return self.model_for("judge")
+        return getattr(self.models, role)
+
+    def resolve(self, root: Path, value: str) -> Path:
+        """A setting's path; relative to the working directory when under it, so messages stay short."""
+        path = Path(value)
+        if not path.is_absolute():
+            path = root / path
+        try:
+            return path.relative_to(Path.cwd())
+        except ValueError:
+            return path
+
+
+def _coerce(raw: str) -> Any:
+    """Read a --set value as TOML when it parses, else as a plain string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Set dotted keys (`models.agent`, `graders.judge`) in a copy of `data`."""
+    data = {key: (dict(value) if isinstance(value, dict) else value) for key, value in data.items()}
+    for dotted, value in overrides.items():
+        target = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"--set {dotted}: {part!r} is not a table; set a leaf key such as models.agent")
+        target[leaf] = _coerce(value) if isinstance(value, str) else value
+    return data
+
+
+def load_config(pyproject: Path | None, overrides: Mapping[str, Any] = ()) -> EvalConfig:
+    """Read `[tool.replaygate]` (absent file or table: defaults), apply overrides, validate."""
+    data: dict[str, Any] = {}
+    where = str(pyproject) if pyproject else "[tool.replaygate]"
+    if pyproject is not None and pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("replaygate", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{pyproject}: invalid TOML ({exc}); fix the file") from None
+    data = apply_overrides(data, dict(overrides))
+    try:
+        return EvalConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(table)"
+        raise ConfigError(f"{where}: [tool.replaygate] {key}: {first['msg']}; fix the setting or its --set override") from None

@@ -1,0 +1,209 @@
+"""One evaluation run: a loaded suite, a backend, cassettes, graders and the runner, wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import httpx2
+
+from replaygate.llm.agent import Decoding
+from replaygate.llm.backend import Backend
+from replaygate.cassettes.cassette import CassetteLibrary, CaseKey
+from replaygate.core.config import EvalConfig
+from replaygate.core.errors import InputError
+from replaygate.llm.judge import LLMJudge
+from replaygate.llm.metering import Meter, MeteredTransport
+from replaygate.core.prompt import PromptTemplate, load_prompt
+from replaygate.core.rollout import Rollout
+from replaygate.core.runner import CaseResult, evaluate
+from replaygate.cassettes.secrets import secrets_from_env
+from replaygate.core.suite import LoadedSuite, Suite
+from replaygate.core.task import Task
+from replaygate.llm.throttle import AdaptiveLimit, ThrottledTransport
+
+JUDGE = "judge"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the report header says about a run."""
+
+    suite: str
+    mode: str  # replay, live or record
+    backend: str
+    is_simulator: bool
+    agent_model: str
+    judge_model: str
+    prompt_path: str
+    prompt_version: str
+    record_mode: str
+    http: str = ""  # what the service did (attempts, retries, failures); live and record runs only
+    grader_weights: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunInfo":
+        return cls(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class Evaluation:
+    """A suite's inputs, loaded and checked once, and the way to run its cases against a backend."""
+
+    suite: Suite
+    config: EvalConfig
+    root: Path
+    backend: Backend
+    record_mode: str = "none"
+    environ: Mapping[str, str] = field(default_factory=dict)
+    config_source: str = "pyproject.toml"  # the file the settings came from, for messages
+    loaded: LoadedSuite = field(init=False)
+    simulator_seen: bool = field(init=False, default=False)
+    meter: Meter = field(init=False, default_factory=Meter)
+    limit: AdaptiveLimit | None = field(init=False, default=None)
+    judge_template: PromptTemplate | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.config.extras) - set(self.suite.settings))
+        if unknown:
+            known = ", ".join(sorted(self.suite.settings)) or "none"
+            raise InputError(
+                f"{self.config_source}: [tool.replaygate] {unknown[0]}: not a setting of the harness or of suite {self.suite.name!r} "
+                f"(suite settings: {known}); fix the key"
+            )
+        self.backend = self.backend.with_double(getattr(self.suite, "double", None), self.suite.name)
+        self.loaded = self.suite.load(self.config, self.root)
+        available = set(self.loaded.graders()) | {JUDGE}
+        for name in self.config.graders:
+            if name not in available:
+                raise InputError(
+                    f"[tool.replaygate.graders] {name}: no such grader; use one of {', '.join(sorted(available))}"
+                )
+        if self.uses_judge:
+            self.judge_template = load_prompt(self.config.resolve(self.root, self.config.judge_prompt))
+
+    @property
+    def uses_judge(self) -> bool:
+        return self.config.graders.get(JUDGE, 0) > 0
+
+    @property
+    def mode(self) -> str:
+        if self.backend.kind == "replay":
+            return "replay"
+        return "record" if self.record_mode != "none" else "live"
+
+    def info(self) -> RunInfo:
+        prompt = self.loaded.prompt
+        path = prompt.path.relative_to(self.root) if prompt.path.is_relative_to(self.root) else prompt.path
+        return RunInfo(
+            suite=self.suite.name,
+            mode=self.mode,
+            backend=self.backend.label,
+            is_simulator=self.backend.is_simulator or self.simulator_seen,
+            agent_model=self.config.model_for("agent"),
+            judge_model=self.config.model_for("judge") if self.uses_judge else "",
+            prompt_path=str(path),
+            prompt_version=prompt.version,
+            record_mode=self.record_mode,
+            http=self.service_summary(),
+            grader_weights=dict(sorted(self.config.graders.items())),
+        )
+
+    def service_summary(self) -> str:
+        if not self.meter.attempts:
+            return ""
+        cuts = f"; concurrency halved {self.limit.cuts} times on 429" if self.limit and self.limit.cuts else ""
+        return self.meter.summary() + cuts
+
+    def case_key(self, task: Task, repeat: int, group: str | None = None) -> CaseKey:
+        return CaseKey(group or self.suite.name, self.config.model_for("agent"), task.id, repeat)
+
+    def run(
+        self,
+        tasks: Sequence[Task],
+        repeats: int = 1,
+        on_result: Callable[[CaseResult], None] | None = None,
+        loaded: LoadedSuite | None = None,
+        group: str | None = None,
+    ) -> list[CaseResult]:
+        """Run cases; `loaded` and `group` run tasks from elsewhere (generated ones, say) under their own cassette folder."""
+        return asyncio.run(self.run_async(tasks, repeats, on_result, loaded, group))
+
+    async def run_async(
+        self,
+        tasks: Sequence[Task],
+        repeats: int = 1,
+        on_result: Callable[[CaseResult], None] | None = None,
+        loaded: LoadedSuite | None = None,
+        group: str | None = None,
+    ) -> list[CaseResult]:
+        config = self.config
+        loaded = loaded or self.loaded
+        inner = self.backend.transport(config.concurrency)
+        if inner is not None:
+            self.limit = AdaptiveLimit(ceiling=config.concurrency)
+            inner = ThrottledTransport(MeteredTransport(inner, self.meter), self.limit)
+        use_cassettes = self.mode != "live"
+        library = CassetteLibrary(
+            config.resolve(self.root, config.cassettes),
+            self.record_mode,
+            inner,
+            secrets=secrets_from_env(config.secret_env, dict(self.environ)),
+            label=self.backend.label,
+            record_errors=config.record_errors,
+        )
+        transport = library.transport() if use_cassettes else inner
+        keys: dict[tuple[str, int], CaseKey] = {}
+
+        def headers_for(task: Task, repeat: int) -> Mapping[str, str]:
+            if not use_cassettes:
+                return {}
+            key = keys.setdefault((task.id, repeat), self.case_key(task, repeat, group))
+            return library.headers_for(key)
+
+        def finished(result: CaseResult) -> None:
+            key = keys.get((result.task.id, result.repeat))
+            if key is not None and use_cassettes:
+                rollout = result.rollout
+                keep = result.failure is None and rollout is not None and (
+                    config.record_errors or not rollout.transport_failed
+                )
+                library.finish(key, keep=keep)
+            if on_result is not None:
+                on_result(result)
+
+        async with httpx2.AsyncClient(transport=transport, timeout=config.timeout_s) as http:
+            agent_client = self.backend.client("agent", http, config.timeout_s, config.record_errors)
+            decoding = Decoding(
+                model=config.model_for("agent"),
+                temperature=config.temperature,
+                seed=config.seed,
+                max_turns=config.max_turns,
+            )
+            solver = loaded.solver(agent_client, decoding, headers_for)
+            graders = dict(loaded.graders())
+            if self.uses_judge:
+                judge_client = self.backend.client(JUDGE, http, config.timeout_s, config.record_errors)
+                graders[JUDGE] = LLMJudge(
+                    judge_client,
+                    config.model_for(JUDGE),
+                    self.judge_template,
+                    lambda task, rollout: headers_for(task, rollout.repeat),
+                    seed=config.seed,
+                )
+            graders = {name: grader for name, grader in graders.items() if name in config.graders}
+            weights = {name: config.graders[name] for name in graders}
+            cases = [(task, repeat) for task in tasks for repeat in range(repeats)]
+            try:
+                return await evaluate(cases, solver, graders, weights, config.concurrency, on_result=finished)
+            finally:
+                self.simulator_seen = library.simulator_seen
+
+    def describe(self, rollout: Rollout | None) -> str:
+        return self.loaded.describe(rollout) if rollout is not None else ""

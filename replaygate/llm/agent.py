@@ -1,0 +1,127 @@
+"""A chat-completions tool-calling loop: the generic agent under test.
+
+The loop knows tools by their OpenAI function specs and Python callables;
+what the tools mean, and how an answer is parsed, belongs to the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import openai
+
+from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse, complete, first_line
+from replaygate.core.rollout import Rollout, ToolCall
+
+
+@dataclass(frozen=True)
+class Tool:
+    spec: Mapping[str, Any]  # {"type": "function", "function": {"name", "description", "parameters"}}
+    run: Callable[..., Any]  # called with the parsed arguments; raises ValueError for bad ones
+
+    @property
+    def name(self) -> str:
+        return self.spec["function"]["name"]
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Everything besides the messages that decides a model's answer; part of every cache key."""
+
+    model: str
+    temperature: float = 0.0
+    seed: int = 0
+    max_turns: int = 2
+
+
+class ToolRunError(Exception):
+    pass
+
+
+def _call_tool(tool: Tool | None, name: str, raw_args: str) -> tuple[str, ToolCall]:
+    """Run one tool call; a bad call gets an error result the model can read."""
+    record = ToolCall(name=name, arguments=raw_args)
+    try:
+        if tool is None:
+            raise ToolRunError(f"unknown tool {name!r}")
+        try:
+            args = json.loads(raw_args or "{}")
+        except ValueError:
+            raise ToolRunError(f"arguments of {name} are not valid JSON: {raw_args[:80]!r}") from None
+        if not isinstance(args, dict):
+            raise ToolRunError(f"arguments of {name} must be a JSON object")
+        try:
+            result = tool.run(**args)
+        except TypeError as exc:
+            raise ToolRunError(f"{name}: {exc}") from None
+        except ValueError as exc:
+            raise ToolRunError(f"{name}: {exc}") from None
+        record.result = json.dumps(result, ensure_ascii=False)
+    except ToolRunError as exc:
+        record.error = str(exc)
+        record.result = json.dumps({"error": str(exc)})
+    return record.result, record
+
+
+async def run_tool_loop(
+    client: openai.AsyncOpenAI,
+    decoding: Decoding,
+    messages: Sequence[Mapping[str, Any]],
+    tools: Sequence[Tool],
+    *,
+    task_id: str,
+    repeat: int = 0,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Rollout:
+    """Call the model until it answers without tools or the turn limit is reached.
+
+    API failures end the rollout with `error` set; they never escape. The seed
+    is `decoding.seed + repeat`, so repeats are distinct requests.
+    """
+    by_name = {tool.name: tool for tool in tools}
+    rollout = Rollout(task_id=task_id, repeat=repeat, messages=[dict(m) for m in messages])
+    started = time.perf_counter()
+    try:
+        for _turn in range(decoding.max_turns):
+            body = {
+                "model": decoding.model,
+                "messages": rollout.messages,
+                "tools": [dict(tool.spec) for tool in tools],
+                "tool_choice": "auto",
+                "temperature": decoding.temperature,
+                "seed": decoding.seed + repeat,
+            }
+            message, used = await complete(client, body, extra_headers or {}, rollout)
+            rollout.usage.add(used)
+            calls = list(message.tool_calls or [])
+            entry: dict[str, Any] = {"role": "assistant", "content": message.content}
+            if calls:
+                entry["tool_calls"] = [call.model_dump(exclude_none=True) for call in calls]
+            rollout.messages.append(entry)
+            if not calls:
+                rollout.final_text = message.content or ""
+                break
+            for call in calls:
+                function = getattr(call, "function", None)
+                name = function.name if function is not None else getattr(call, "type", "?")
+                raw = function.arguments if function is not None else ""
+                result, record = _call_tool(by_name.get(name), name, raw)
+                rollout.tool_calls.append(record)
+                rollout.messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+        else:
+            names = ", ".join(sorted({c.name for c in rollout.tool_calls})) or "tools"
+            rollout.fail("turn_limit", f"no final answer within {decoding.max_turns} turns (kept calling {names})",
+                         hint="Call each tool once, then give your final answer.")
+    except openai.APIStatusError as exc:
+        rollout.fail("api", f"API error {exc.status_code}: {first_line(exc)}")
+    except openai.APIError as exc:
+        rollout.fail("api", f"API error: {first_line(exc)}")
+    except MalformedResponse as exc:
+        rollout.fail("malformed", f"malformed model response after {MALFORMED_RETRIES + 1} tries: {exc}")
+    rollout.latency_s = time.perf_counter() - started
+    if rollout.error is None and rollout.tool_calls and all(c.error for c in rollout.tool_calls):
+        rollout.fail("bad_tool_call", f"bad tool call: {rollout.tool_calls[-1].error}")
+    return rollout

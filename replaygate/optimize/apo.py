@@ -1,0 +1,88 @@
+"""APO: textual gradients and beam search (ProTeGi, as in Agent Lightning's APO).
+
+Each round, every prompt in the beam is critiqued on its failing train tasks, an
+editor writes `branch_factor` children from each critique, the children race on
+validation minibatches (successive halving), and the best `beam_width` prompts
+on the full validation split form the next beam.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from replaygate.core.prompt import PromptTemplate
+from replaygate.optimize.candidate import Candidate
+from replaygate.optimize.optimizer_llm import OptimizerRequest
+from replaygate.optimize.search import Search
+from replaygate.optimize.settings import ApoSettings
+from replaygate.optimize.trace import render_traces
+
+_PROMPT_BLOCK = re.compile(r"<prompt>\s*\n?(.*?)\n?\s*</prompt>", re.DOTALL | re.IGNORECASE)
+
+
+def edited_prompt(answer: str) -> str:
+    """The editor's new prompt: the `<prompt>` block when there is one, else the whole answer."""
+    match = _PROMPT_BLOCK.search(answer)
+    return match.group(1) if match else answer
+
+
+class APO:
+    name = "apo"
+
+    def __init__(self, knobs: ApoSettings, critique: PromptTemplate, edit: PromptTemplate):
+        self.knobs, self.critique, self.edit = knobs, critique, edit
+        self.max_rounds = knobs.beam_rounds
+        self.beam: list[Candidate] = []
+
+    def start(self, search: Search) -> None:
+        self.beam = [search.incumbent]
+        search.validate(self.beam)
+
+    def leaders(self) -> Sequence[Candidate]:
+        return self.beam
+
+    def step(self, search: Search, round: int) -> None:
+        knobs = self.knobs
+        critiqued: list[tuple[Candidate, str]] = []
+        parents = []
+        requests = []
+        for parent in self.beam:
+            failures = search.failures(parent, knobs.gradient_batch_size, "gradient", round)
+            if not failures:
+                continue  # nothing on this minibatch to learn from
+            traces = render_traces([(o.task_id, o.metric(search.metric), o.trace) for o in failures])
+            values = {"prompt": parent.text, "traces": traces, "max_issues": str(search.settings.max_issues)}
+            parents.append(parent)
+            requests.append(OptimizerRequest(self.critique, values, seed=search.settings.seed * 1000 + round))
+        for parent, text in zip(parents, search.llm.complete_many(requests)):
+            if text and text.strip():
+                critiqued.append((parent, text))
+        placeholders = ", ".join("{" + name + "}" for name in search.required)
+        edits = []
+        owners = []
+        for parent, critique in critiqued:
+            for branch in range(knobs.branch_factor):
+                values = {
+                    "prompt": parent.text,
+                    "critique": critique,
+                    "placeholders": placeholders,
+                    "max_chars": str(search.settings.max_chars),
+                }
+                seed = search.settings.seed * 1000 + round * 100 + branch + 17 * len(edits)
+                edits.append(OptimizerRequest(self.edit, values, seed=seed))
+                owners.append(parent)
+        proposals = [
+            Candidate(edited_prompt(text), parent.version, "apo edit", round)
+            for parent, text in zip(owners, search.llm.complete_many(edits))
+            if text
+        ]
+        children = search.admit(proposals)
+        if not children:
+            return
+        survivors = search.race(children, knobs.val_batch_size, knobs.beam_width, round)
+        pool = {c.version: c for c in [*self.beam, *survivors]}.values()
+        ranked = sorted(pool, key=lambda c: (-search.val_mean(c), len(c.text), c.version))
+        self.beam = ranked[: knobs.beam_width]
+        for candidate in survivors:
+            search.note(candidate, status="in the beam" if candidate in self.beam else "dropped from the beam")

@@ -1,0 +1,44 @@
+"""Prompt history: every replaced version kept, and an append-only log of what the optimizers did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from replaygate.core.atomic import write_text_atomic
+from replaygate.cassettes.secrets import SecretLeakError, find_secrets
+
+LOG_NAME = "log.jsonl"
+
+
+class PromptHistory:
+    def __init__(self, folder: Path, secrets: tuple[tuple[str, str], ...] = ()):
+        self.folder, self.secrets = folder, secrets
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / LOG_NAME
+
+    def _write(self, path: Path, text: str) -> None:
+        leaked = find_secrets(text, self.secrets)
+        if leaked:
+            raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
+        write_text_atomic(path, text)
+
+    def keep(self, prompt_path: Path, text: str, version: str) -> Path:
+        """Store a version under `<folder>/<prompt stem>/<version>.md`; the same version is stored once."""
+        target = self.folder / prompt_path.stem / f"{version}.md"
+        if not target.is_file():
+            self._write(target, text)
+        return target
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Append one line; the whole file is rewritten atomically, so a crash leaves the old log or the new."""
+        old = self.log_path.read_text(encoding="utf-8") if self.log_path.is_file() else ""
+        if old and not old.endswith("\n"):
+            old += "\n"
+        self._write(self.log_path, old + json.dumps(dict(entry), sort_keys=True, ensure_ascii=False) + "\n")
+
+    def write_back(self, prompt_path: Path, text: str) -> None:
+        self._write(prompt_path, text)

@@ -1,0 +1,314 @@
+"""The shared optimization core: splits, cached evaluation, budget, racing, early stopping and the gate.
+
+A Strategy (APO, evolutionary) decides only how candidates are proposed and which
+survive a round; everything that spends rollouts or writes files lives here.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Protocol, Sequence
+
+from replaygate.core.task import Task
+from replaygate.optimize.budget import Budget, BudgetExhausted
+from replaygate.optimize.candidate import Candidate
+from replaygate.optimize.evaluator import CandidateEvaluator
+from replaygate.optimize.gate import GateDecision, write_back_decision
+from replaygate.optimize.lint import lint_candidate, normalized
+from replaygate.optimize.optimizer_llm import OptimizerLLM
+from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.settings import OptimizeSettings
+from replaygate.optimize.split import assign_splits
+
+Progress = Callable[[str], None]
+
+
+class Strategy(Protocol):
+    name: str
+    max_rounds: int
+
+    def start(self, search: "Search") -> None:
+        """Seed the beam or population with the incumbent."""
+
+    def step(self, search: "Search", round: int) -> None:
+        """One round: propose, lint (search.admit), screen, select."""
+
+    def leaders(self) -> Sequence[Candidate]:
+        """The candidates this strategy would keep, all scored on the full validation split."""
+
+
+@dataclass
+class CandidateLog:
+    """One row of the report's candidates table."""
+
+    version: str
+    parent: str | None
+    origin: str
+    round: int
+    chars: int
+    status: str = "proposed"  # rejected by lint, raced out, kept, best, accepted …
+    notes: list[str] = field(default_factory=list)
+    val_mean: float | None = None
+    val_n: int = 0
+    minibatch_mean: float | None = None
+    minibatch_n: int = 0
+
+
+def mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
+@dataclass
+class Search:
+    settings: OptimizeSettings
+    evaluator: CandidateEvaluator
+    llm: OptimizerLLM
+    tasks: Sequence[Task]
+    incumbent: Candidate
+    required: Sequence[str]
+    progress: Progress = lambda line: None
+    splits: dict[str, list[Task]] = field(init=False)
+    log: dict[str, CandidateLog] = field(init=False, default_factory=dict)
+    trajectory: list[dict] = field(init=False, default_factory=list)
+    texts: dict[str, Candidate] = field(init=False, default_factory=dict)
+    seen: set[str] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        ratios = self.settings.splits.model_dump()
+        self.splits = assign_splits(self.tasks, ratios, salt=str(self.settings.seed))
+        for name in ("validation", "holdout"):
+            if not self.splits[name]:
+                raise ValueError(f"the {name} split is empty; give it a larger ratio in [tool.replaygate.optimize.splits]")
+        self.note(self.incumbent, status="incumbent")
+        self.seen.add(normalized(self.incumbent.text))
+
+    @property
+    def budget(self) -> Budget:
+        return self.evaluator.budget
+
+    @property
+    def metric(self) -> str:
+        return self.settings.metric
+
+    def rng(self, *parts: object) -> random.Random:
+        """A generator that depends only on the seed and `parts`: reruns draw the same."""
+        return random.Random("|".join(map(str, (self.settings.seed, *parts))))
+
+    # --- candidates ---------------------------------------------------------------
+
+    def note(self, candidate: Candidate, **changes) -> CandidateLog:
+        entry = self.log.get(candidate.version)
+        if entry is None:
+            entry = self.log[candidate.version] = CandidateLog(
+                candidate.version, candidate.parent, candidate.origin, candidate.round, len(candidate.text),
+                notes=list(candidate.notes),
+            )
+            self.texts[candidate.version] = candidate
+        for key, value in changes.items():
+            setattr(entry, key, value)
+        return entry
+
+    def admit(self, proposals: Sequence[Candidate]) -> list[Candidate]:
+        """Lint proposals before any rollout: repair what can be repaired, drop the rest and duplicates."""
+        admitted = []
+        for proposal in proposals:
+            verdict = lint_candidate(proposal.text, self.required, self.settings.max_chars, self.seen)
+            if verdict.text is None:
+                rejected = Candidate(proposal.text, proposal.parent, proposal.origin, proposal.round,
+                                     (*proposal.notes, *verdict.repairs))
+                if not verdict.rejected.startswith("duplicate"):
+                    self.note(rejected, status=f"rejected by lint: {verdict.rejected}")
+                continue
+            candidate = Candidate(verdict.text, proposal.parent, proposal.origin, proposal.round,
+                                  (*proposal.notes, *verdict.repairs))
+            self.seen.add(normalized(candidate.text))
+            self.note(candidate, status="proposed")
+            admitted.append(candidate)
+        return admitted
+
+    # --- evaluation ---------------------------------------------------------------
+
+    def minibatch(self, split: str, size: int, *salt: object) -> list[Task]:
+        tasks = list(self.splits[split])
+        if size >= len(tasks):
+            return tasks
+        return self.rng(split, *salt).sample(tasks, size)
+
+    def outcomes(self, candidate: Candidate, tasks: Sequence[Task]) -> dict[str, list[Outcome]]:
+        (found,) = self.evaluator.evaluate([(candidate, tasks)])
+        return found
+
+    def scores(self, candidates: Sequence[Candidate], tasks: Sequence[Task]) -> list[dict[str, float]]:
+        """Each candidate's metric per task (mean over repeats), evaluated together."""
+        found = self.evaluator.evaluate([(c, tasks) for c in candidates])
+        return [{tid: mean([o.metric(self.metric) for o in outs]) for tid, outs in f.items()} for f in found]
+
+    def validate(self, candidates: Sequence[Candidate]) -> list[float]:
+        """Full-validation means; recorded in the candidates table."""
+        per_task = self.scores(candidates, self.splits["validation"])
+        means = []
+        for candidate, scores in zip(candidates, per_task):
+            value = mean(list(scores.values()))
+            self.note(candidate, val_mean=value, val_n=len(scores))
+            means.append(value)
+        return means
+
+    def val_mean(self, candidate: Candidate) -> float:
+        entry = self.log.get(candidate.version)
+        if entry is None or entry.val_mean is None:
+            return self.validate([candidate])[0]
+        return entry.val_mean
+
+    def failures(self, candidate: Candidate, size: int, *salt: object, chunks: int = 3) -> list[Outcome]:
+        """Up to `size` imperfect train outcomes: what a critic may see (ProTeGi samples errors, not tasks).
+
+        Train tasks are tried `size` at a time in a seeded order, at most `chunks` times, so
+        a nearly perfect prompt still shows its critic the failures it has.
+        """
+        order = self.minibatch("train", len(self.splits["train"]), candidate.version, *salt)
+        found: list[Outcome] = []
+        for start in range(0, min(len(order), size * chunks), size):
+            batch = order[start : start + size]
+            outcomes = self.outcomes(candidate, batch)
+            found += [o for task in batch for o in outcomes[task.id] if o.metric(self.metric) < 1.0]
+            if len(found) >= size:
+                break
+        return found[:size]
+
+    def race(self, children: Sequence[Candidate], start: int, keep: int, round: int) -> list[Candidate]:
+        """Successive halving on validation minibatches; the `keep` survivors end on the full split."""
+        alive = list(children)
+        size = start
+        full = len(self.splits["validation"])
+        while alive:
+            batch = self.minibatch("validation", size, "race", round)
+            per_task = self.scores(alive, batch)
+            ranked = sorted(zip(alive, per_task), key=lambda pair: -mean(list(pair[1].values())))
+            for candidate, scores in ranked:
+                self.note(candidate, minibatch_mean=mean(list(scores.values())), minibatch_n=len(scores))
+            if len(batch) >= full:
+                alive = [c for c, _ in ranked]
+                break
+            cut = max(keep, (len(alive) + 1) // 2)
+            for candidate, _ in ranked[cut:]:
+                self.note(candidate, status=f"raced out on {len(batch)} validation tasks")
+            alive = [c for c, _ in ranked[:cut]]
+            size = min(full, size * 2)
+        survivors = alive[:keep]
+        for candidate in alive[keep:]:
+            self.note(candidate, status="raced out on the full validation split")
+        self.validate(survivors)
+        return survivors
+
+    def beats_parent(self, child: Candidate, parent: Candidate, size: int, round: int,
+                     batch: Sequence[Task] | None = None) -> bool:
+        """Cheap rejection: the child must match or beat its parent on a small validation minibatch.
+
+        A strategy may pass its own `batch` of validation tasks (say, some its parent fails).
+        """
+        batch = list(batch) if batch is not None else self.minibatch("validation", size, "screen", round, child.version)
+        parent_scores, child_scores = self.scores([parent, child], batch)
+        ok = mean(list(child_scores.values())) >= mean(list(parent_scores.values()))
+        self.note(child, minibatch_mean=mean(list(child_scores.values())), minibatch_n=len(batch))
+        if not ok:
+            self.note(child, status=f"below its parent on {len(batch)} validation tasks")
+        return ok
+
+    # --- the run ------------------------------------------------------------------
+
+    def holdout_reserve(self) -> int:
+        """Rollouts the gate needs at the end (incumbent and one candidate on the holdout split)."""
+        return 2 * len(self.splits["holdout"]) * self.evaluator.repeats
+
+    def run(self, strategy: Strategy) -> "SearchResult":
+        budget = self.budget
+        reserve = self.holdout_reserve()
+        if budget.rollouts <= reserve + len(self.splits["validation"]):
+            raise ValueError(
+                f"budget of {budget.rollouts} rollouts cannot cover the validation split and the holdout gate "
+                f"({len(self.splits['validation'])} + {reserve}); raise --optimize-budget"
+            )
+        budget.reserved = reserve
+        stopped = f"{strategy.max_rounds} rounds done"
+        try:
+            strategy.start(self)
+            best = self._best(strategy)
+            self._point(0, best)
+            stale = 0
+            for round in range(1, strategy.max_rounds + 1):
+                try:
+                    strategy.step(self, round)
+                except BudgetExhausted as exc:
+                    stopped = f"budget: round {round} stopped ({exc})"
+                    # What the strategy validated before the budget ran out still counts.
+                    leader = self._best(strategy)
+                    if self.val_mean(leader) > self.val_mean(best) + 1e-9:
+                        best = leader
+                        self._point(round, best)
+                    break
+                leader = self._best(strategy)
+                improved = self.val_mean(leader) > self.val_mean(best) + 1e-9
+                best = leader if improved else best
+                self._point(round, best)
+                stale = 0 if improved else stale + 1
+                if stale >= self.settings.patience:
+                    stopped = f"early stop: no better validation score for {stale} rounds"
+                    break
+                if self.val_mean(best) >= 1.0:
+                    stopped = "validation score is perfect"
+                    break
+        finally:
+            budget.reserved = 0
+        return self._finish(best, stopped)
+
+    def _best(self, strategy: Strategy) -> Candidate:
+        leaders = list(strategy.leaders()) or [self.incumbent]
+        # Ties go to the shorter prompt, then the earlier version string: deterministic.
+        return max(leaders, key=lambda c: (self.val_mean(c), -len(c.text), c.version))
+
+    def _point(self, number: int, best: Candidate) -> None:
+        point = {
+            "round": number,
+            "rollouts": self.budget.used,
+            "best_val": round(self.val_mean(best), 4),
+            "best": best.version,
+            "candidates": sum(1 for e in self.log.values() if e.round == number and e.version != self.incumbent.version),
+        }
+        self.trajectory.append(point)
+        b = self.budget
+        tokens = b.agent_tokens + b.optimizer_tokens_in + b.optimizer_tokens_out
+        self.progress(
+            f"round {number}: {point['candidates']} candidates, best validation {point['best_val']:.3f}, "
+            f"rollouts {b.used}/{self.budget.rollouts}, optimizer calls {b.optimizer_calls}, tokens {tokens}"
+        )
+
+    def _finish(self, best: Candidate, stopped: str) -> "SearchResult":
+        holdout = self.splits["holdout"]
+        if best.version == self.incumbent.version:
+            inc = self.scores([self.incumbent], holdout)[0] if self.budget.remaining >= len(holdout) else {}
+            return SearchResult(self, best, None, stopped, {"incumbent": inc})
+        try:
+            inc, cand = self.scores([self.incumbent, best], holdout)
+        except BudgetExhausted as exc:
+            return SearchResult(self, best, None, f"{stopped}; no budget left for the holdout gate ({exc})", {})
+        # Repeats are already averaged per task: each task is one pair.
+        decision = write_back_decision({t: [v] for t, v in inc.items()}, {t: [v] for t, v in cand.items()},
+                                       self.settings.min_gain, self.settings.alpha)
+        self.note(best, status="accepted" if decision.accepted else "best on validation; rejected at the gate")
+        return SearchResult(self, best, decision, stopped, {"incumbent": inc, "candidate": cand})
+
+
+@dataclass
+class SearchResult:
+    search: Search
+    best: Candidate
+    decision: GateDecision | None
+    stopped: str
+    holdout: Mapping[str, Mapping[str, float]]
+
+    @property
+    def accepted(self) -> bool:
+        return self.decision is not None and self.decision.accepted
+

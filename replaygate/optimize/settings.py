@@ -1,0 +1,100 @@
+"""`[tool.replaygate.optimize]`: the search's budget, splits, gate and each strategy's knobs."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from replaygate.core.errors import InputError
+
+STRATEGIES = ("apo", "evo")
+
+
+class OptimizeConfigError(InputError):
+    pass
+
+
+class Splits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    train: float = Field(0.5, ge=0.0)
+    validation: float = Field(0.25, gt=0.0)
+    holdout: float = Field(0.25, gt=0.0)
+
+
+class ApoSettings(BaseModel):
+    """Agent Lightning's APO knobs, under their names."""
+
+    model_config = ConfigDict(extra="forbid")
+    beam_width: int = Field(2, ge=1, le=32)
+    branch_factor: int = Field(2, ge=1, le=16)
+    beam_rounds: int = Field(5, ge=1, le=50)
+    gradient_batch_size: int = Field(4, ge=1, le=64)
+    val_batch_size: int = Field(8, ge=1, le=512)
+
+
+EVO_OPERATORS = ("add_constraint", "add_example", "add_emphasis", "reorder_instructions", "simplify",
+                 "reflect", "crossover")
+
+
+class EvoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    population: int = Field(4, ge=1, le=64)
+    children: int = Field(4, ge=1, le=64)
+    generations: int = Field(6, ge=1, le=100)
+    elitism: int = Field(1, ge=0, le=64)
+    minibatch: int = Field(6, ge=1, le=512, description="tasks for mining failures and for cheap rejection")
+    promote: int = Field(2, ge=1, le=64, description="children per generation that may earn a full validation run")
+    # Validation points lost per 1000 characters beyond the incumbent's length, in survival and tie-breaks.
+    length_penalty: float = Field(0.05, ge=0.0, le=10.0)
+    max_added: int = Field(3, ge=1, le=16, description="rules add_constraint adds at most at once")
+    operators: tuple[str, ...] = EVO_OPERATORS
+    # Off for a heuristic-only run: LLM operators (reflect, crossover) cost optimizer calls.
+    llm_operators: bool = True
+    reflect_prompt: str = "prompts/optimizer/reflect.md"
+    crossover_prompt: str = "prompts/optimizer/crossover.md"
+
+    @model_validator(mode="after")
+    def _known_operators(self) -> "EvoSettings":
+        unknown = [name for name in self.operators if name not in EVO_OPERATORS]
+        if unknown or not self.operators:
+            raise ValueError(f"unknown or no operators {unknown}; use some of {', '.join(EVO_OPERATORS)}")
+        return self
+
+
+class OptimizeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    strategy: str = "apo"
+    budget: int = Field(300, ge=1, description="rollouts the search may spend, the holdout gate included")
+    seed: int = 0
+    splits: Splits = Field(default_factory=Splits)
+    metric: str = "score"  # "score" is the weighted composite; or one grader's name
+    min_gain: float = Field(0.05, ge=0.0, le=1.0)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    max_chars: int = Field(2000, ge=50)
+    patience: int = Field(2, ge=1, description="rounds without a better validation score before stopping")
+    max_issues: int = Field(4, ge=1)
+    cache: str = ".evals/optimize-cache.jsonl"
+    history: str = "prompts/history"
+    report: str = "reports/optimization.md"
+    critique_prompt: str = "prompts/optimizer/critique.md"
+    edit_prompt: str = "prompts/optimizer/edit.md"
+    apo: ApoSettings = Field(default_factory=ApoSettings)
+    evo: EvoSettings = Field(default_factory=EvoSettings)
+
+    @model_validator(mode="after")
+    def _known_strategy(self) -> "OptimizeSettings":
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
+        return self
+
+
+def load_settings(raw: Mapping[str, Any], where: str = "pyproject.toml") -> OptimizeSettings:
+    try:
+        return OptimizeSettings.model_validate(dict(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(table)"
+        raise OptimizeConfigError(
+            f"{where}: [tool.replaygate.optimize] {key}: {first['msg']}; fix the setting or its --set optimize.{key}=… override"
+        ) from None

@@ -1,0 +1,232 @@
+"""The pytest face of the harness: options, the `eval_case` fixture, baseline xfails and the report.
+
+Every case of a suite module (one that defines `SUITE`) runs in one concurrent
+batch the first time a case is needed; each test then checks its own result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from replaygate.llm.backend import LLM_CHOICES
+from replaygate.results.baseline import load_baseline, updated_baseline, write_baseline
+from replaygate.cassettes.cassette import RECORD_MODES
+from replaygate.core.errors import InputError
+from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, missing_baseline_note
+from replaygate.results.publish import compare_run, publish
+from replaygate.results.record import record_case
+from replaygate.results.report import write_report
+from replaygate.cassettes.secrets import secrets_from_env
+from replaygate.results.shards import in_shard, versions
+from replaygate.core.task import Task
+from replaygate.plugin.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, RecordCollector
+
+__all__ = ["CaseBelowThreshold"]  # suite tests that check results themselves raise it
+
+STATE = pytest.StashKey["EvalSession"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evals", "LLM agent evaluation")
+    group.addoption("--llm", choices=LLM_CHOICES, default=None,
+                    help="answer live from this backend instead of replaying cassettes (auto: Azure, then OpenAI, then the simulator)")
+    group.addoption("--record-mode", choices=RECORD_MODES, default="none",
+                    help="vcrpy record mode; none (default) replays only and never touches the network")
+    group.addoption("--concurrency", dest="eval_concurrency", type=int, default=None, help="rollouts in flight at once (default 8)")
+    group.addoption("--max-turns", dest="eval_max_turns", type=int, default=None, help="model calls per rollout (default 2: one tool round, then the answer)")
+    group.addoption("--tasks", dest="eval_tasks", default=None, help="task JSONL file (overrides [tool.replaygate] tasks)")
+    group.addoption("--prompt", dest="eval_prompt", default=None, help="prompt template file (overrides [tool.replaygate] prompt)")
+    group.addoption("--set", dest="eval_set", action="append", metavar="KEY=VALUE", help="override any [tool.replaygate] setting, e.g. --set graders.judge=0")
+    group.addoption("--update-baseline", action="store_true", help="rewrite the baseline file with this run's scores")
+    group.addoption("--repeat", dest="eval_repeat", type=int, default=1, metavar="N",
+                    help="run every case N times (repeat k replays cassette <task>.r<k>.json)")
+    group.addoption("--min-passes", dest="eval_min_passes", type=int, default=None, metavar="K",
+                    help="with --repeat N: a case passes when K of its N repeats pass (default: all N)")
+    group.addoption("--baseline", dest="eval_baseline", default=None, metavar="PATH",
+                    help="baseline the gate and the report compare with (default: [tool.replaygate] baseline); "
+                         "known failures always come from [tool.replaygate] baseline")
+    group.addoption("--max-regression", dest="eval_max_regression", type=float, default=DEFAULT_MAX_REGRESSION,
+                    help="the gate fails on a mean score drop larger than this that is also significant (default 0.02)")
+    group.addoption("--alpha", dest="eval_alpha", type=float, default=DEFAULT_ALPHA,
+                    help="significance level of the gate's paired test over tasks (default 0.05)")
+    group.addoption("--shard", dest="eval_shard", default=None, metavar="I/N",
+                    help="run only shard I of N (a stable split by test id); the merge of all shards runs the gate")
+    group.addoption("--results-json", dest="eval_results_json", default=None, metavar="PATH",
+                    help="also write this run's case records as JSON, for python -m replaygate.results.shards merge")
+    parser.addini("eval_pass_threshold", "score a case needs to pass", type="float", default=0.8)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "eval_property: a property test of the agent over generated cases; its pass state is kept in the baseline",
+    )
+    state = config.stash[STATE] = EvalSession(config)
+    config.pluginmanager.register(RecordCollector(state), "evals-record-collector")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash[STATE]
+    line = f"evals: {state.backend.label}, record mode {state.record_mode}, agent model {state.config.model_for('agent')}"
+    if state.backend.is_simulator and config.getoption("llm") in (None, "auto"):
+        line += "  [no credentials found: using each suite's offline test double, not a real model]"
+    return [line]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "eval_case" not in metafunc.fixturenames:
+        return
+    suite = getattr(metafunc.module, "SUITE", None)
+    if suite is None:
+        raise pytest.Collector.CollectError(f"{metafunc.module.__file__}: uses eval_case but defines no SUITE; add SUITE = <your suite>")
+    state = metafunc.config.stash[STATE]
+    try:
+        tasks = list(state.evaluation(suite).loaded.tasks)
+    except InputError as exc:
+        raise pytest.Collector.CollectError(str(exc)) from None
+    metafunc.parametrize("eval_case", tasks, ids=[task.id for task in tasks], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[STATE]
+    if state.shard is not None:
+        kept = [item for item in items if in_shard(item.nodeid, state.shard)]
+        config.hook.pytest_deselected(items=[item for item in items if not in_shard(item.nodeid, state.shard)])
+        items[:] = kept
+    if state.baseline is None:
+        return
+    for item in items:
+        task = getattr(getattr(item, "callspec", None), "params", {}).get("eval_case")
+        if isinstance(task, Task) and state.baseline.known_failure(task.id):
+            item.add_marker(pytest.mark.xfail(
+                reason=f"known failure in {state.baseline.path.name}", raises=CaseBelowThreshold, strict=False))
+        elif item.get_closest_marker("eval_property") and state.baseline.known_property_failure(item.nodeid):
+            # Only a wrong answer is a known failure; a cassette miss (pytest.fail) still fails.
+            item.add_marker(pytest.mark.xfail(
+                reason=f"known failure in {state.baseline.path.name}", raises=CaseBelowThreshold, strict=False))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.when == "call" and item.get_closest_marker("eval_property"):
+        state: EvalSession = item.config.stash[STATE]
+        report.user_properties.append(("eval_property", item.nodeid))
+        if state.pending_minimal is not None:
+            suite_name, result = state.pending_minimal
+            state.pending_minimal = None
+            evaluation = state.evaluations[suite_name]
+            record = record_case(result, state.threshold, evaluation.describe, with_input=True)
+            report.user_properties += [("eval_suite", suite_name), ("eval_minimal", record.to_json()),
+                                       ("eval_info", evaluation.info().to_json())]
+    return report
+
+
+@pytest.fixture
+def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
+    state: EvalSession = request.config.stash[STATE]
+    suite = request.module.SUITE
+    task: Task = request.param
+    results = state.result_for(request.node, suite, task)
+    evaluation = state.evaluation(suite)
+    records = [record_case(result, state.threshold, evaluation.describe) for result in results]
+    first = records[0]
+    props = request.node.user_properties
+    # Readable fields for JUnit XML (the first repeat's), then the machine-readable records the report is built from.
+    props += [
+        ("eval_score", round(sum(r.score for r in records) / len(records), 4)),
+        ("eval_choice", first.chosen),
+        ("eval_expected", first.expected),
+        ("eval_reasons", "; ".join(f"{n}={s.value:.2f} {s.reason}" for n, s in results[0].scores.items()) or first.reason),
+        ("eval_tokens_in", sum(r.tokens_in for r in records)),
+        ("eval_tokens_out", sum(r.tokens_out for r in records)),
+        ("eval_suite", suite.name),
+        ("eval_records", json.dumps([asdict(r) for r in records], sort_keys=True, ensure_ascii=False)),
+        ("eval_info", state.info_json(suite)),
+    ]
+    return CaseOutcome(results, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options(),
+                       state.min_passes)
+
+
+@pytest.fixture(scope="session")
+def eval_runner(request: pytest.FixtureRequest) -> AdHocRunner:
+    return AdHocRunner(request.config.stash[STATE])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # under xdist only the controller writes shared files
+    state: EvalSession = session.config.stash[STATE]
+    results = state.run_results()
+    secrets = secrets_from_env(state.config.secret_env, state.environ)
+    if state.results_json:
+        write_report(Path(state.results_json), results.to_json(), secrets)
+    gate_baseline = state.gate_baseline
+    # An interrupted run has seen only part of the suite: it never becomes the baseline.
+    if state.update_baseline and exitstatus != pytest.ExitCode.INTERRUPTED and (results.suites or results.properties):
+        state.previous_diffs = compare_run(results, gate_baseline, state.gate)
+        write_baseline(state.baseline_path, accepted_baseline(state.baseline, results))
+        if state.gate_baseline_path == state.baseline_path:
+            # The report then reads as the next plain run's will: against the baseline just written.
+            gate_baseline = load_baseline(state.baseline_path)
+    if not results.suites:
+        return
+    state.diffs = compare_run(results, gate_baseline, state.gate, missing_baseline_note(state.gate_baseline_path))
+    reports = state.config.resolve(state.root, state.config.reports)
+    # A shard's report is partial: GitHub's job summary gets the merged one.
+    summary = None if state.shard else state.environ.get("GITHUB_STEP_SUMMARY")
+    publish(results, state.diffs, reports, secrets, summary, {
+        "generated_at": datetime.fromtimestamp(state.started, timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - state.started, 3),
+        "versions": versions(),
+        "command": ["pytest", *session.config.invocation_params.args],
+    })
+    if gate_enforced(state) and any(d.failed for d in state.diffs.values()) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state: EvalSession = config.stash[STATE]
+    results = state.run_results()
+    for name, suite in results.suites.items():
+        outcomes = suite.outcomes(results.min_passes)
+        passed = sum(o.passed for o in outcomes.values())
+        mean = sum(o.mean for o in outcomes.values()) / len(outcomes)
+        repeats = f" × {results.repeats} repeats" if results.repeats > 1 else ""
+        terminalreporter.write_line(
+            f"evals {name}: {len(outcomes)} cases{repeats} ({suite.info.mode}), {passed} passed, mean score {mean:.3f} -> "
+            f"{Path(state.config.reports) / 'scores.md'}"
+            + ("; baseline updated" if state.update_baseline else "")
+        )
+        if name in state.previous_diffs and state.previous_diffs[name].verdict is not None:
+            terminalreporter.write_line(f"evals {name}: against the replaced baseline: {state.previous_diffs[name].summary()}")
+        diff = state.diffs.get(name)
+        if diff is None:
+            continue
+        if not gate_enforced(state):
+            why = "a shard: the merge of all shards runs the gate" if state.shard else "--update-baseline accepts this run"
+            terminalreporter.write_line(f"evals {name}: gate not enforced ({why})")
+        else:
+            terminalreporter.write_line(f"evals {name}: {diff.summary()}", red=diff.failed, bold=diff.failed)
+
+
+def gate_enforced(state: EvalSession) -> bool:
+    return state.shard is None and not state.update_baseline
+
+
+def accepted_baseline(old, results) -> dict:
+    """This run as the baseline, keeping what did not run."""
+    meta = dict(old.meta) if old else {}
+    meta.pop("threshold", None)
+    outcomes = {}
+    for suite in results.suites.values():
+        meta.update(results.run_settings(suite))
+        outcomes.update(suite.outcomes(results.min_passes))
+    meta["min_passes"] = results.min_passes or results.repeats
+    return updated_baseline(old, outcomes, results.threshold, meta, results.properties)

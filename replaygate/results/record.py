@@ -1,0 +1,72 @@
+"""Case records: the plain, serializable form of a scored case that reports and baselines are built from.
+
+Records travel where results cannot: from xdist workers to the controller, and
+from CI shards to the merge step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from replaygate.core.rollout import Rollout
+from replaygate.core.runner import CaseResult
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    task_id: str
+    repeat: int
+    expected: str
+    chosen: str
+    score: float
+    passed: bool
+    reason: str
+    error_kind: str | None = None  # the rollout's failure kind, or "harness" when the case could not run
+    tokens_in: int = 0
+    tokens_out: int = 0
+    retries: int = 0
+    task_input: dict[str, Any] = field(default_factory=dict)
+    grader_scores: dict[str, float] = field(default_factory=dict)
+    grading_tokens_in: int = 0  # the part of tokens_in / tokens_out spent by model graders (the judge)
+    grading_tokens_out: int = 0
+    # Wall time of the rollout; in replay it measures the replay, not the model.
+    latency_s: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CaseRecord":
+        return cls(**json.loads(text))
+
+
+def record_case(
+    result: CaseResult, threshold: float, describe: Callable[[Rollout], str], with_input: bool = False
+) -> CaseRecord:
+    """`with_input` carries the task's input too: only a report that shows the task (a shrunk failure) needs it."""
+    rollout = result.rollout
+    if result.failure is not None:
+        reason, kind = " ".join(str(result.failure).split()), "harness"
+    else:
+        reason = result.score.reason if result.score else ""
+        kind = rollout.error_kind if rollout else None
+    return CaseRecord(
+        task_id=result.task.id,
+        repeat=result.repeat,
+        expected=result.task.expected,
+        chosen=describe(rollout) if rollout is not None else "—",
+        score=round(result.value, 4),
+        passed=result.passed(threshold),
+        reason=reason,
+        error_kind=kind,
+        tokens_in=(rollout.usage.input_tokens + rollout.grading_usage.input_tokens) if rollout else 0,
+        tokens_out=(rollout.usage.output_tokens + rollout.grading_usage.output_tokens) if rollout else 0,
+        retries=rollout.retries if rollout else 0,
+        task_input=dict(result.task.input) if with_input else {},
+        grader_scores={name: round(score.value, 4) for name, score in sorted(result.scores.items())},
+        grading_tokens_in=rollout.grading_usage.input_tokens if rollout else 0,
+        grading_tokens_out=rollout.grading_usage.output_tokens if rollout else 0,
+        latency_s=round(rollout.latency_s, 4) if rollout else 0.0,
+    )

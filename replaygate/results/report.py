@@ -1,0 +1,363 @@
+"""`reports/scores.md` for reviewers (deterministic: the PR diff is the score diff) and `reports/scores.json` for machines."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from tabulate import tabulate
+
+from replaygate.core.atomic import write_text_atomic
+from replaygate.core.evaluation import RunInfo
+from replaygate.results.gate import BaselineDiff
+from replaygate.results.outcome import TaskOutcome
+from replaygate.llm.pricing import Price, estimated_cost, format_cost
+from replaygate.results.record import CaseRecord
+from replaygate.results.results import RunResults, SuiteResults
+from replaygate.cassettes.secrets import SecretLeakError, find_secrets
+from replaygate.results.stats import format_p, mean_interval, percentile
+
+SIMULATOR_NOTE = (
+    "> **Simulator, not a real model.** These answers come from `evals.sim`, the offline stand-in "
+    "model that ships with the harness. Its scores measure prompts against the simulator's "
+    "documented behaviour, not any real model's."
+)
+BINS = 10  # score histogram: [0, 0.1), [0.1, 0.2), ... [0.9, 1.0]
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _signed(value: float) -> str:
+    return "0" if abs(value) < 5e-5 else f"{value:+.2f}"
+
+
+def render_scores(
+    results: RunResults,
+    diffs: Mapping[str, BaselineDiff],
+    prices: Mapping[str, Price],
+    prices_as_of: str = "",
+) -> str:
+    """The markdown report of every suite in the run; the same inputs give the same bytes."""
+    parts = [render_suite(results, name, results.suites[name], diffs[name], prices, prices_as_of)
+             for name in sorted(results.suites)]
+    return "\n".join(parts)
+
+
+def render_suite(
+    results: RunResults,
+    name: str,
+    suite: SuiteResults,
+    diff: BaselineDiff,
+    prices: Mapping[str, Price],
+    prices_as_of: str = "",
+) -> str:
+    info = suite.info
+    outcomes = suite.outcomes(results.min_passes)
+    parts = [f"# Scores: {name}", ""]
+    if info.is_simulator:
+        parts += [SIMULATOR_NOTE, ""]
+    parts += ["## Summary", "", _table(_summary_rows(results, suite, outcomes, prices, prices_as_of), ["", ""]), ""]
+    parts += _gate_section(diff)
+    parts += _changes_section(outcomes, diff)
+    parts += _chart_section(outcomes, diff)
+    parts += _graders_section(outcomes, diff, info)
+    if suite.minimal:
+        parts += ["## Smallest failing generated task", "", "Hypothesis shrank a failing property test to this case:", ""]
+        for r in suite.minimal:
+            parts += [
+                "```json",
+                json.dumps({"id": r.task_id, "task_input": r.task_input, "expected_choice": r.expected}, sort_keys=True),
+                "```",
+                f"- chosen: {_cell(r.chosen)}",
+                f"- reasons: {_cell(r.reason)}",
+                "",
+            ]
+    parts += ["## Tasks", "", _tasks_table(outcomes, diff, results.repeats)]
+    return "\n".join(parts) + "\n"
+
+
+# --- summary ---------------------------------------------------------------------------------------
+
+
+def _summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str, TaskOutcome],
+                  prices: Mapping[str, Price], prices_as_of: str) -> list[list[str]]:
+    info, records = suite.info, suite.records
+    simulated = " (offline simulator, not a real model)" if info.is_simulator else ""
+    provider = info.backend
+    if info.is_simulator and "simulator" not in provider:
+        provider += ", answers from the offline simulator (not a real model)"
+    count = len(outcomes)
+    passed = sum(o.passed for o in outcomes.values())
+    rule = ""
+    if results.repeats > 1:
+        needed = results.min_passes or results.repeats
+        rule = f", a task passes when {needed} of its {results.repeats} repeats pass"
+    means = [o.mean for o in outcomes.values()]
+    mean = math.fsum(means) / count if count else 0.0
+    low, high = mean_interval(means)
+    kinds = Counter(r.error_kind for r in records if r.error_kind)
+    rows = [
+        ["suite", info.suite],
+        ["provider", provider],
+        ["agent model", info.agent_model + simulated],
+        ["judge model", (info.judge_model + simulated) if info.judge_model else "not used"],
+        ["prompt", f"`{info.prompt_path}` version `{info.prompt_version}`"],
+        ["mode", info.mode + ("" if info.mode == "live" else f" (record mode `{info.record_mode}`)")],
+        ["cases", f"{count}" + (f" tasks × {results.repeats} repeats" if results.repeats > 1 else "")],
+        ["pass rate", f"{passed / count:.1%} ({passed}/{count}, threshold {results.threshold:g}{rule})" if count else "n/a"],
+        ["mean score", f"{mean:.3f} ± {_half_width(low, high):s} (95% CI {_range(low, high)})" if count else "n/a"],
+    ]
+    if results.repeats > 1 and count:
+        at_1 = sum(o.pass_at(1) for o in outcomes.values()) / count
+        at_n = sum(o.pass_at(results.repeats) for o in outcomes.values()) / count
+        spread = sum(o.spread for o in outcomes.values()) / count
+        rows.append([f"pass@1 / pass@{results.repeats}", f"{at_1:.1%} / {at_n:.1%}"])
+        rows.append(["spread over repeats", f"{spread:.3f} (mean standard deviation per task)"])
+    rows.append(["tokens in / out", f"{sum(r.tokens_in for r in records)} / {sum(r.tokens_out for r in records)}"])
+    rows.append(["estimated cost", _cost(info, records, prices, prices_as_of)])
+    rows.append(["latency p50 / p95", _latency(info, records)])
+    rows.append(["errors", f"{sum(kinds.values())}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})" if kinds else "")])
+    retried = sum(r.retries for r in records)
+    if retried:
+        rows.append(["unreadable answers asked again", str(retried)])
+    if info.http:
+        rows.append(["service", info.http])
+    return rows
+
+
+def _half_width(low: float, high: float) -> str:
+    return "∞" if math.isinf(high) else f"{(high - low) / 2:.3f}"
+
+
+def _range(low: float, high: float) -> str:
+    return "unbounded with one task" if math.isinf(high) else f"{low:.3f} to {high:.3f}"
+
+
+def _usage_by_model(info: RunInfo, records: Sequence[CaseRecord]) -> dict[str, tuple[int, int]]:
+    usage: dict[str, tuple[int, int]] = {}
+    for model, tokens_in, tokens_out in (
+        (info.agent_model, sum(r.tokens_in - r.grading_tokens_in for r in records),
+         sum(r.tokens_out - r.grading_tokens_out for r in records)),
+        (info.judge_model, sum(r.grading_tokens_in for r in records), sum(r.grading_tokens_out for r in records)),
+    ):
+        old_in, old_out = usage.get(model, (0, 0))
+        usage[model] = (old_in + tokens_in, old_out + tokens_out)
+    return usage
+
+
+def _cost(info: RunInfo, records: Sequence[CaseRecord], prices: Mapping[str, Price], as_of: str) -> str:
+    usage = _usage_by_model(info, records)
+    cost = estimated_cost(usage, prices)
+    if cost is None:
+        unpriced = sorted(m for m, (i, o) in usage.items() if (i or o) and m not in prices)
+        return format_cost(None, ", ".join(unpriced)) + "; add it to evals/harness/prices.toml"
+    what = " (the offline simulator costs nothing)" if info.is_simulator and cost == 0 else ""
+    # A replay makes no calls: the figure is what the recorded calls cost.
+    billed = ", what the recorded calls cost" if info.mode == "replay" and not what else ""
+    return format_cost(cost) + what + billed + (f"; prices as of {as_of}" if as_of and not what else "")
+
+
+def _latency(info: RunInfo, records: Sequence[CaseRecord]) -> str:
+    if info.mode == "replay":
+        # Replay time is not model latency, and it changes run to run: it would break the byte-identical report.
+        return "not measured in replay (replay times are in scores.json)"
+    timed = [r.latency_s for r in records if r.error_kind != "harness"]
+    if not timed:
+        return "n/a"
+    return f"{percentile(timed, 50):.2f} s / {percentile(timed, 95):.2f} s per rollout"
+
+
+# --- against the baseline --------------------------------------------------------------------------
+
+
+def _gate_section(diff: BaselineDiff) -> list[str]:
+    lines = ["## Gate", ""]
+    if diff.verdict is None:
+        return lines + [f"**Not run**: {diff.note}.", ""]
+    mark = "❌" if diff.failed else "✅"
+    lines += [f"{mark} **{diff.verdict.summary}**", ""]
+    c = diff.verdict.comparison
+    lines += [
+        f"- baseline: {diff.note}",
+        f"- test: paired over tasks ({c.method}), repeats averaged within a task; p(gain) {format_p(c.p_gain)}",
+        f"- compared: {c.n} tasks; new (not in the baseline, not tested): {len(diff.new_tasks)}; "
+        f"in the baseline but not in this run: {len(diff.missing_tasks)}"
+        + (f"; could not run: {len(diff.unscored_tasks)}" if diff.unscored_tasks else ""),
+    ]
+    if diff.new_tasks:
+        lines.append(f"- new tasks: {_cell(', '.join(diff.new_tasks), 400)}")
+    if diff.missing_tasks:
+        lines.append(f"- not in this run: {_cell(', '.join(diff.missing_tasks), 400)}")
+    for change in diff.setting_changes:
+        lines.append(f"- changed since the baseline: {change}")
+    return lines + [""]
+
+
+def _change_row(o: TaskOutcome, diff: BaselineDiff) -> list[str]:
+    base = diff.baseline.cases[o.task_id]
+    was = "pass" if base.passed else "FAIL"
+    now = "pass" if o.passed else "FAIL"
+    return [o.task_id, o.records[0].expected, _cell(_chosen(o)), f"{base.score:.2f}", f"{o.mean:.2f}",
+            _signed(diff.deltas[o.task_id]), f"{was} → {now}" if was != now else now, _cell(o.worst.reason)]
+
+
+def _changes_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff) -> list[str]:
+    if diff.baseline is None:
+        return []
+    headers = ["task", "expected", "chosen", "baseline", "score", "Δ", "result", "reasons"]
+    lines = []
+    for title, tasks in (("Regressions", diff.regressions), ("Improvements", diff.improvements)):
+        lines += [f"## {title} ({len(tasks)})", ""]
+        if tasks:
+            lines += [_table([_change_row(outcomes[t], diff) for t in tasks], headers), ""]
+        else:
+            lines += ["None.", ""]
+    return lines
+
+
+def score_histogram(scores: Sequence[float]) -> list[int]:
+    counts = [0] * BINS
+    for score in scores:
+        counts[min(BINS - 1, int(score * BINS + 1e-9))] += 1
+    return counts
+
+
+def mermaid_distribution(now: Sequence[float], base: Sequence[float] | None) -> str:
+    """An xychart-beta (GitHub renders it): tasks per score bin, this run as bars, the baseline as a line."""
+    labels = ", ".join(f'"{i / BINS:.1f}-{(i + 1) / BINS:.1f}"' for i in range(BINS))
+    bars = score_histogram(now)
+    line = score_histogram(base) if base is not None else None
+    top = max(bars + (line or []) + [1])
+    title = "Tasks by mean score: this run (bars)" + (" vs baseline (line)" if line is not None else "")
+    rows = ["```mermaid", "xychart-beta", f'    title "{title}"', f'    x-axis "score" [{labels}]',
+            f'    y-axis "tasks" 0 --> {top}', f"    bar [{', '.join(map(str, bars))}]"]
+    if line is not None:
+        rows.append(f"    line [{', '.join(map(str, line))}]")
+    return "\n".join(rows + ["```"])
+
+
+def _chart_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff) -> list[str]:
+    if not outcomes:
+        return []
+    now = [o.mean for o in outcomes.values()]
+    base = None
+    if diff.baseline is not None and diff.deltas:
+        # Same tasks on both sides, so the two shapes compare like with like.
+        now = [outcomes[t].mean for t in diff.deltas]
+        base = [diff.baseline.cases[t].score for t in diff.deltas]
+    return ["## Score distribution", "", mermaid_distribution(now, base), ""]
+
+
+def _graders_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, info: RunInfo) -> list[str]:
+    names = sorted({n for o in outcomes.values() for r in o.records for n in r.grader_scores})
+    if not names:
+        return []
+    rows = []
+    for name in names:
+        values = {t: sum(r.grader_scores.get(name, 0.0) for r in o.records) / o.repeats for t, o in outcomes.items()}
+        mean = sum(values.values()) / len(values)
+        perfect = sum(v >= 1.0 for v in values.values())
+        base_cell = delta_cell = "n/a"
+        if diff.baseline is not None:
+            common = [t for t in diff.deltas if name in diff.baseline.cases[t].graders]
+            if common:
+                base_mean = sum(diff.baseline.cases[t].graders[name] for t in common) / len(common)
+                now_mean = sum(values[t] for t in common) / len(common)
+                base_cell, delta_cell = f"{base_mean:.3f}", _signed(now_mean - base_mean)
+        weight = info.grader_weights.get(name)
+        rows.append([name, f"{weight:g}" if weight is not None else "", f"{mean:.3f}", base_cell, delta_cell,
+                     f"{perfect}/{len(values)}"])
+    return ["## Graders", "", _table(rows, ["grader", "weight", "mean", "baseline", "Δ", "tasks at 1.0"]), ""]
+
+
+# --- per task --------------------------------------------------------------------------------------
+
+
+def _chosen(o: TaskOutcome) -> str:
+    if o.repeats == 1:
+        return o.records[0].chosen
+    counts = Counter(r.chosen for r in o.records)
+    return ", ".join(choice if n == 1 else f"{choice} ×{n}" for choice, n in sorted(counts.items(), key=lambda c: (-c[1], c[0])))
+
+
+def _tasks_table(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, repeats: int) -> str:
+    headers = ["task", "expected", "chosen", "score", "Δ", "result", "reasons"]
+    if repeats > 1:
+        headers[4:4] = ["spread", "passes", f"pass@{repeats}"]
+    rows = []
+    for task, o in outcomes.items():
+        if task in diff.deltas:
+            delta = _signed(diff.deltas[task])
+        elif diff.baseline is not None and task in diff.baseline.cases:
+            delta = "—"  # in the baseline, but no repeat could run
+        else:
+            delta = "new" if diff.baseline is not None else ""
+        row = [task, o.records[0].expected, _cell(_chosen(o)), f"{o.mean:.2f}", delta,
+               "pass" if o.passed else "FAIL", _cell(o.worst.reason)]
+        if repeats > 1:
+            row[4:4] = [f"{o.spread:.2f}", f"{o.passes}/{o.repeats}", f"{o.pass_at(repeats):.2f}"]
+        rows.append(row)
+    return _table(rows, headers)
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+
+def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: Mapping[str, object]) -> dict:
+    """`scores.json`: the report's numbers plus what scores.md leaves out (times, durations, versions)."""
+    suites = {}
+    for name, suite in sorted(results.suites.items()):
+        outcomes = suite.outcomes(results.min_passes)
+        diff = diffs[name]
+        timed = [r.latency_s for r in suite.records if r.error_kind != "harness"]
+        means = [o.mean for o in outcomes.values()]
+        suites[name] = {
+            "info": asdict(suite.info),
+            "tasks": len(outcomes),
+            "passed": sum(o.passed for o in outcomes.values()),
+            "mean_score": round(sum(means) / len(means), 6) if means else None,
+            "latency_s": {"p50": percentile(timed, 50), "p95": percentile(timed, 95),
+                          "measures": "replay time" if suite.info.mode == "replay" else "model round trips"} if timed else None,
+            "gate": {
+                "failed": diff.failed,
+                "summary": diff.summary(),
+                "comparison": diff.verdict.comparison.to_dict() if diff.verdict else None,
+                "baseline": diff.note,
+                "regressions": diff.regressions,
+                "improvements": diff.improvements,
+                "new_tasks": list(diff.new_tasks),
+                "missing_tasks": list(diff.missing_tasks),
+                "setting_changes": list(diff.setting_changes),
+            },
+            "cases": [asdict(r) for r in sorted(suite.records, key=lambda r: (r.task_id, r.repeat))],
+        }
+    return {**extra, "threshold": results.threshold, "repeats": results.repeats, "min_passes": results.min_passes,
+            "suites": suites}
+
+
+def write_report(path: Path, text: str, secrets: Sequence[tuple[str, str]]) -> None:
+    """Write atomically, after checking the text holds no credential's value."""
+    leaked = find_secrets(text, secrets)
+    if leaked:
+        raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
+    write_text_atomic(path, text)
+
+
+def append_step_summary(path: Path, text: str, secrets: Sequence[tuple[str, str]]) -> None:
+    """Add the report to GitHub's job summary (`$GITHUB_STEP_SUMMARY`), which is appended to, never replaced."""
+    leaked = find_secrets(text, secrets)
+    if leaked:
+        raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text + "\n")
