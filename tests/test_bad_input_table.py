@@ -205,7 +205,7 @@ def config_max_turns_zero(root: Path):
 
 
 RESTORE_BASELINE = "restore it from git, or rewrite it with --update-baseline"
-RESTORE_CASSETTE = "restore it from git or delete it and re-record with --record-mode=once"
+RESTORE_CASSETTE = "restore it from git or delete it and re-record with --eval-record-mode=once"
 FILE_ROWS = [
     Row("tasks: malformed line", tasks_malformed_line, r"{where}: not valid JSON \([^)]+\); fix or delete the line"),
     Row("tasks: missing id", tasks_missing_id, r'{where}: missing "id" \(a non-empty string\); give every task a unique id'),
@@ -285,7 +285,7 @@ class CliRow:
 
 
 CLI_ROWS = [
-    CliRow("--record-mode=bogus", ("--record-mode=bogus",), "--record-mode",
+    CliRow("--eval-record-mode=bogus", ("--eval-record-mode=bogus",), "--eval-record-mode",
            r".*: error: argument {where}: invalid choice: 'bogus' \(choose from 'none', 'once', 'new_episodes', 'all'\)"),
     CliRow("--llm=bogus", ("--llm=bogus",), "--llm",
            r".*: error: argument {where}: invalid choice: 'bogus' \(choose from 'auto', 'openai', 'azure', 'sim'\)"),

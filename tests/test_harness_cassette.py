@@ -379,7 +379,7 @@ def test_request_without_the_case_header_is_refused(tmp_path):
 
 
 def test_unknown_record_mode_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match=r"--record-mode=sometimes: unknown mode; use one of none, once, new_episodes, all"):
+    with pytest.raises(InputError, match=r"--eval-record-mode=sometimes: unknown mode; use one of none, once, new_episodes, all"):
         CassetteLibrary(tmp_path, "sometimes", None)
 
 
@@ -487,7 +487,7 @@ def test_corrupt_cassette_file_names_the_file_and_the_fix(tmp_path, content):
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"{path}: not a readable cassette")
-    assert "restore it from git or delete it and re-record with --record-mode=once" in message
+    assert "restore it from git or delete it and re-record with --eval-record-mode=once" in message
     assert path.read_text(encoding="utf-8") == content  # never "repaired" behind the user's back
 
 

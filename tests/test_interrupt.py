@@ -34,7 +34,7 @@ def snapshot(root: Path) -> dict[str, str]:
 def test_sigint_during_recording_leaves_every_file_old_or_new(tmp_path):
     project(tmp_path)
     env = clean_env()
-    first = run_pytest(tmp_path, "--llm=sim", "--record-mode=all", "--update-baseline", env=env)
+    first = run_pytest(tmp_path, "--llm=sim", "--eval-record-mode=all", "--update-baseline", env=env)
     first.communicate(timeout=120)
     old = snapshot(tmp_path)
     baseline_before = (tmp_path / "reports/baseline.json").read_bytes()
@@ -46,7 +46,7 @@ def test_sigint_during_recording_leaves_every_file_old_or_new(tmp_path):
     try:
         (tmp_path / "prompt.md").write_text("Please book: " + (tmp_path / "prompt.md").read_text())
         env_live = {**env, "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test-interrupt-0123456789"}
-        second = run_pytest(tmp_path, "--record-mode=all", "--update-baseline", env=env_live)
+        second = run_pytest(tmp_path, "--eval-record-mode=all", "--update-baseline", env=env_live)
         deadline = time.monotonic() + 60
         # Interrupt once some, but not all, cassettes have been rewritten.
         while time.monotonic() < deadline and snapshot(tmp_path) == old:

@@ -249,7 +249,7 @@ def test_a_selected_subset_runs_only_its_cases(project):
 
 
 def test_record_writes_one_cassette_per_case_and_replay_repeats_the_outcomes(project, forbid_models):
-    recorded = project.run("--record-mode=all")
+    recorded = project.run("--eval-record-mode=all")
     recorded.stdout.fnmatch_lines(["evals: *offline test double*record mode all*[[]no credentials found: using each suite's offline test double, not a real model[]]"])
     record_outcomes = project.outcomes(recorded)
     assert set(record_outcomes) == set(IDS)
@@ -283,7 +283,7 @@ def test_record_writes_one_cassette_per_case_and_replay_repeats_the_outcomes(pro
 
 
 def test_replay_with_a_changed_prompt_fails_each_case_with_a_rerecord_command(project, forbid_models):
-    project.run("--record-mode=all")
+    project.run("--eval-record-mode=all")
     files = project.cassette_files()
     no_model = forbid_models()
     project.write("prompts/changed.md", "Please. " + WEAK)
@@ -299,7 +299,7 @@ def test_replay_with_a_changed_prompt_fails_each_case_with_a_rerecord_command(pr
         assert message.startswith(f"case {tid} (repeat 0): no recording in {CASSETTES / f'{tid}.r0.json'}: ")
         assert "the request differs from the recording: body.messages[0].content differs" in message
         assert message.endswith(
-            f"; record it with: pytest 'test_rooms.py::test_room_task[{tid}]' --prompt=prompts/changed.md --record-mode=all"
+            f"; record it with: pytest 'test_rooms.py::test_room_task[{tid}]' --prompt=prompts/changed.md --eval-record-mode=all"
         )
     assert project.cassette_files() == files
     rows = project.report_rows()
@@ -307,7 +307,7 @@ def test_replay_with_a_changed_prompt_fails_each_case_with_a_rerecord_command(pr
 
 
 def test_a_new_case_without_a_cassette_asks_for_record_mode_once(project, forbid_models):
-    project.run("--record-mode=all")
+    project.run("--eval-record-mode=all")
     no_model = forbid_models()
     before = project.outcomes(project.run())
     lines = task_lines(project.expected)
@@ -321,7 +321,7 @@ def test_a_new_case_without_a_cassette_asks_for_record_mode_once(project, forbid
     message = project.failure_text(result, "t-new").strip()
     assert "case t-new (repeat 0)" in message
     assert "the cassette file does not exist" in message
-    assert message.endswith("record it with: pytest 'test_rooms.py::test_room_task[t-new]' --record-mode=once")
+    assert message.endswith("record it with: pytest 'test_rooms.py::test_room_task[t-new]' --eval-record-mode=once")
     assert not (project.path / CASSETTES / "t-new.r0.json").exists()
     assert no_model == []
 
@@ -406,7 +406,7 @@ def test_baseline_turns_known_failures_into_xfail_and_regressions_into_failures(
 
 
 def test_a_cassette_miss_on_a_known_failure_still_fails(project, forbid_models):
-    project.run("--record-mode=all", "--update-baseline")
+    project.run("--eval-record-mode=all", "--update-baseline")
     no_model = forbid_models()
     baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
     failing = sorted(tid for tid, case in baseline["cases"].items() if not case["passed"])
@@ -443,7 +443,7 @@ def test_a_case_whose_cassette_would_hold_a_secret_fails_alone(project, monkeypa
 
     monkeypatch.setattr(SimTransport, "handle_async_request", counting)
 
-    result = project.run("--llm=sim", "--record-mode=all")
+    result = project.run("--llm=sim", "--eval-record-mode=all")
     outcomes = project.outcomes(result)
     # Only t2 is refused; every other case is recorded and scored as usual.
     assert outcomes.pop("t2") == "FAILED"
@@ -541,7 +541,7 @@ def _missing_rooms(project: Project) -> str:
     "breaker",
     [_bad_tasks_line, _huge_number_in_tasks, _unknown_room, _bad_task_input, _unknown_placeholder, _missing_prompt, _missing_judge_prompt, _missing_rooms],
 )
-@pytest.mark.parametrize("mode", [("--llm=sim",), ("--record-mode=all",)], ids=["live", "record"])
+@pytest.mark.parametrize("mode", [("--llm=sim",), ("--eval-record-mode=all",)], ids=["live", "record"])
 def test_bad_input_is_a_collection_error_before_any_model_call(project, no_model, breaker, mode):
     expected_message = breaker(project)
     result = project.run(*mode)
@@ -721,7 +721,7 @@ def test_an_older_format_baseline_still_gates_and_says_so(project):
 
 
 def test_repeats_record_a_cassette_each_and_replay_with_k_of_n(project, forbid_models):
-    recorded = project.run("--record-mode=all", "--repeat=2", "--update-baseline")
+    recorded = project.run("--eval-record-mode=all", "--repeat=2", "--update-baseline")
     files = project.cassette_files()
     assert sorted(files) == sorted(str(CASSETTES / f"{tid}.r{k}.json") for tid in IDS for k in (0, 1))
     baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
@@ -734,7 +734,7 @@ def test_repeats_record_a_cassette_each_and_replay_with_k_of_n(project, forbid_m
     assert "a task passes when 1 of its 2 repeats pass" in text and "| pass@2 " in text
     missing = project.run("--repeat=3")
     assert missing.ret == pytest.ExitCode.TESTS_FAILED
-    assert "--repeat=3 --record-mode=" in project.failure_text(missing, "t1")
+    assert "--repeat=3 --eval-record-mode=" in project.failure_text(missing, "t1")
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -24,7 +24,7 @@ def gate_numbers(root: Path) -> dict:
 def test_xdist_and_merged_shards_match_the_serial_run(tmp_path: Path):
     scaffold(tmp_path, committed_task_lines()[:16], concurrency=4, prompt=REPO / "tests/data/al_baseline_prompt.md")
     env = clean_env()
-    recorded = subprocess.run(pytest_command("--llm=sim", "--record-mode=all", "--update-baseline"),
+    recorded = subprocess.run(pytest_command("--llm=sim", "--eval-record-mode=all", "--update-baseline"),
                               cwd=tmp_path, env=env, capture_output=True, text=True)
     assert recorded.returncode in (0, 1), recorded.stdout[-2000:]
     # A gate that has something to say: the baseline claims every task once scored 1.

@@ -47,7 +47,7 @@ def recorded_suite(root: Path, task_lines: list[str]) -> Path:
     without one, pytest would spend most of the run formatting failure tracebacks.
     """
     scaffold(root, task_lines)
-    run(root, "--llm=sim", "--record-mode=all", "--update-baseline", check=True)
+    run(root, "--llm=sim", "--eval-record-mode=all", "--update-baseline", check=True)
     return root
 
 

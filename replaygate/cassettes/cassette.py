@@ -75,7 +75,7 @@ class CassetteLibrary:
         record_errors: bool = False,
     ):
         if record_mode not in RECORD_MODES:
-            raise InputError(f"--record-mode={record_mode}: unknown mode; use one of {', '.join(RECORD_MODES)}")
+            raise InputError(f"--eval-record-mode={record_mode}: unknown mode; use one of {', '.join(RECORD_MODES)}")
         self.root = Path(root)
         self.record_mode = record_mode
         self.inner = inner or OfflineTransport()

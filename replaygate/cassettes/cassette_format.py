@@ -124,7 +124,7 @@ class AtomicPersister:
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CassetteFileError(
-                f"{path}: not a readable cassette ({reason}); restore it from git or delete it and re-record with --record-mode=once"
+                f"{path}: not a readable cassette ({reason}); restore it from git or delete it and re-record with --eval-record-mode=once"
             ) from None
 
     def save_cassette(self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any) -> None:

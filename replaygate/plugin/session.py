@@ -55,7 +55,7 @@ class CaseOutcome:
         for result in self.results:
             if isinstance(result.failure, CassetteMiss):
                 miss = result.failure
-                command = " ".join(["pytest", f"'{self.nodeid}'", *self.options, f"--record-mode={miss.record_mode_hint}"])
+                command = " ".join(["pytest", f"'{self.nodeid}'", *self.options, f"--eval-record-mode={miss.record_mode_hint}"])
                 pytest.fail(f"{miss}; record it with: {command}", pytrace=False)
             if isinstance(result.failure, InputError):
                 pytest.fail(str(result.failure), pytrace=False)
@@ -96,7 +96,7 @@ class EvalSession:
             value = config.getoption(option)
             if value is not None:
                 overrides[key] = value
-        self.record_mode = config.getoption("record_mode")
+        self.record_mode = config.getoption("eval_record_mode")
         self.update_baseline: bool = bool(config.getoption("update_baseline"))
         self.repeats: int = config.getoption("eval_repeat")
         self.min_passes: int | None = config.getoption("eval_min_passes")

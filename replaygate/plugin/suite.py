@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evals", "LLM agent evaluation")
     group.addoption("--llm", choices=LLM_CHOICES, default=None,
                     help="answer live from this backend instead of replaying cassettes (auto: Azure, then OpenAI, then the simulator)")
-    group.addoption("--record-mode", choices=RECORD_MODES, default="none",
+    group.addoption("--eval-record-mode", dest="eval_record_mode", choices=RECORD_MODES, default="none",
                     help="vcrpy record mode; none (default) replays only and never touches the network")
     group.addoption("--concurrency", dest="eval_concurrency", type=int, default=None, help="rollouts in flight at once (default 8)")
     group.addoption("--max-turns", dest="eval_max_turns", type=int, default=None, help="model calls per rollout (default 2: one tool round, then the answer)")
