@@ -29,10 +29,10 @@ def result(case_id: str, value: float | None, repeat: int = 0, failure: Exceptio
     from replaygate.core.task import Task
 
     task = Task(id=case_id, input={}, expected="R-1")
-    rollout = Rollout(task_id=case_id, repeat=repeat, final_text=choice, choice=choice, usage=Usage(100, 10, 2), grading_usage=Usage(30, 5, 1))
+    rollout = Rollout(task_id=case_id, repeat=repeat, final_text=choice, answer=choice, usage=Usage(100, 10, 2), grading_usage=Usage(30, 5, 1))
     score = None if value is None else Score(value, "all graders satisfied" if value == 1 else f"chose {choice}, expected R-1")
     case = CaseResult(task=task, repeat=repeat, rollout=rollout, scores={"exact_choice": score} if score else {}, score=score, failure=failure)
-    return record_case(case, THRESHOLD, lambda r: r.choice or "—")
+    return record_case(case, THRESHOLD, lambda r: r.answer or "—")
 
 
 # --- load_baseline ---------------------------------------------------------------------------------

@@ -223,7 +223,7 @@ def test_live_run_on_the_simulator_scores_every_case_and_writes_no_cassette(root
     results = evaluation.run(evaluation.loaded.tasks)
     assert [r.task.id for r in results] == ["a", "b"]
     assert all(r.failure is None and r.passed(0.8) for r in results)
-    assert all(r.rollout.choice == r.task.expected for r in results)
+    assert all(r.rollout.answer == r.task.expected for r in results)
     assert not (root / "cas").exists()
     info = evaluation.info()
     assert (info.suite, info.mode, info.is_simulator, info.prompt_path) == ("room_selector", "live", True, "agent.md")
@@ -240,7 +240,7 @@ def test_record_then_replay_at_the_harness_level(root):
     player = make(root, REPLAY)
     assert player.mode == "replay"
     replayed = player.run(player.loaded.tasks)
-    assert [(r.rollout.choice, r.value) for r in replayed] == [(r.rollout.choice, r.value) for r in recorded]
+    assert [(r.rollout.answer, r.value) for r in replayed] == [(r.rollout.answer, r.value) for r in recorded]
     assert player.info().is_simulator  # seen in the recorded answers
 
     # A second repeat was never recorded: it misses, repeat 0 still replays.

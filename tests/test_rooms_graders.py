@@ -29,7 +29,7 @@ def task(expected="R-101", attendees=6, needs=("projector",), accessible=True, t
 
 
 def rollout(choice=None, error=None):
-    return Rollout(task_id="room-001", choice=choice, error=error)
+    return Rollout(task_id="room-001", answer=choice, error=error)
 
 
 constraints = make_constraint_grader(WORLD)

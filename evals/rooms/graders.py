@@ -42,24 +42,24 @@ def exact_choice(task: Task, rollout: Rollout) -> Score:
     """1.0 when the parsed choice is the expected room ("No Room" compared case-insensitively)."""
     if rollout.error:
         return Score(0.0, rollout.error)
-    if rollout.choice is None:
+    if rollout.answer is None:
         return Score(0.0, "no room chosen")
-    if rollout.choice == task.expected or (_is_no_room(rollout.choice) and _is_no_room(task.expected)):
+    if rollout.answer == task.expected or (_is_no_room(rollout.answer) and _is_no_room(task.expected)):
         return Score(1.0, f"chose {task.expected}")
-    return Score(0.0, f"chose {rollout.choice}, expected {task.expected}")
+    return Score(0.0, f"chose {rollout.answer}, expected {task.expected}")
 
 
 def rule_hint(world: World, task: Task, rollout: Rollout) -> str:
     """The house rule the agent's answer broke, as an instruction; "" when the answer is right."""
     if rollout.error:
         return rollout.hint
-    if rollout.choice is None:
+    if rollout.answer is None:
         return HINTS.answers["format"]
     req = RoomRequest.from_task(task)
     best = choose(world, req)
-    if _is_no_room(rollout.choice):
+    if _is_no_room(rollout.answer):
         return "" if best == NO_ROOM else HINTS.answers["no_room"]
-    room = world.room(rollout.choice)
+    room = world.room(rollout.answer)
     if room is None:
         return HINTS.answers["format"]
     broken = violations(room, req)
@@ -90,18 +90,18 @@ def make_constraint_grader(world: World) -> Grader:
     def constraints(task: Task, rollout: Rollout) -> Score:
         if rollout.error:
             return Score(0.0, rollout.error)
-        if rollout.choice is None:
+        if rollout.answer is None:
             return Score(0.0, "no room chosen")
         req = RoomRequest.from_task(task)
-        if _is_no_room(rollout.choice):
+        if _is_no_room(rollout.answer):
             feasible = [r.id for r in feasible_rooms(world, req)]
             if not feasible:
                 return Score(1.0, "said No Room and no room is feasible")
             verb = "is" if len(feasible) == 1 else "are"
             return Score(0.0, f"said No Room but {', '.join(feasible)} {verb} feasible")
-        room = world.room(rollout.choice)
+        room = world.room(rollout.answer)
         if room is None:
-            return Score(0.0, f"hallucinated room {rollout.choice!r}")
+            return Score(0.0, f"hallucinated room {rollout.answer!r}")
         broken = violations(room, req)
         if not broken:
             return Score(1.0, f"{room.id} meets every constraint")

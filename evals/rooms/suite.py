@@ -49,8 +49,8 @@ class LoadedRoomSuite:
                 extra_headers=headers_for(task, repeat),
             )
             if rollout.error is None:
-                rollout.choice, why = parse_choice(rollout.final_text, world.ids)
-                if rollout.choice is None:
+                rollout.answer, why = parse_choice(rollout.final_text, world.ids)
+                if rollout.answer is None:
                     rollout.fail("no_choice", f"no room chosen ({why})", hint=HINTS.answers["format"])
             return rollout
 
@@ -60,8 +60,8 @@ class LoadedRoomSuite:
         return {"exact_choice": make_exact_choice(self.world), "constraints": make_constraint_grader(self.world)}
 
     def describe(self, rollout: Rollout) -> str:
-        if rollout.choice is not None:
-            return rollout.choice
+        if rollout.answer is not None:
+            return rollout.answer
         return f"— ({rollout.error_kind or 'no answer'})"
 
 

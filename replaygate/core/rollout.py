@@ -28,7 +28,10 @@ class Usage:
 
 @dataclass
 class Rollout:
-    """The trace of one attempt: messages, tool calls, final text and parsed choice.
+    """The trace of one attempt: messages, the tool calls the model asked for, final text and the answer.
+
+    `answer` is what the suite's solver returned (a string, a dict, a pydantic model...);
+    graders read it, or `final_text`, `tool_calls` and `messages`.
 
     `error` is set when the attempt ended without a usable answer (API error,
     turn limit, bad tool call); graders then score it 0 with that reason.
@@ -39,7 +42,7 @@ class Rollout:
     messages: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     final_text: str | None = None
-    choice: str | None = None
+    answer: Any = None
     usage: Usage = field(default_factory=Usage)
     grading_usage: Usage = field(default_factory=Usage)  # model-graded scoring, e.g. the judge
     latency_s: float = 0.0

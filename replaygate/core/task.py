@@ -18,7 +18,7 @@ class Task:
 
     id: str
     input: Mapping[str, Any]
-    expected: str
+    expected: Any = None  # any JSON value, or None when the graders need no reference answer
     split: str | None = None
     tags: tuple[str, ...] = ()
     source: str = field(default="", compare=False)  # "path:line", for error messages

@@ -254,7 +254,7 @@ class AdHocRunner:
 
     def check(self, result: CaseResult, nodeid: str) -> None:
         """Fail like a suite case does: cassette misses name the command that records them."""
-        CaseOutcome([result], self.state.threshold, nodeid, lambda r: getattr(r, "choice", None) or "—",
+        CaseOutcome([result], self.state.threshold, nodeid, lambda r: getattr(r, "answer", None) or "—",
                     self.state.rerun_options(), min_passes=1).check()
 
     def note_failure(self, suite, result: CaseResult) -> None:
