@@ -6,23 +6,19 @@ A live run (`--llm=...` without a record mode) has no cassettes to match, so it 
 A failure shows the smallest failing task, here and in reports/scores.md.
 """
 
-from pathlib import Path
-
 import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from replaygate.core.atomic import write_text_atomic
-from replaygate.cassettes.cassette import CaseKey, CassetteMiss
-from replaygate.plugin.suite import CaseBelowThreshold
+from replaygate import CaseBelowThreshold, CassetteMiss, write_text_atomic
 from evals.rooms.export import task_line
-from evals.rooms.request import RoomRequest
 from evals.rooms.strategies import edge_tasks
+from evals.rooms.suite import room_suite
+from evals.rooms.world import load_world
 from evals.sim import SimTransport
-from evals.rooms.suite import LoadedRoomSuite, RoomSuite
 
-# Not named SUITE: the plugin would then parametrize this module with the suite's own tasks.
-SUITE_REF = RoomSuite(double=SimTransport)
+# Not marked with .cases: the plugin would then parametrize this test with the suite's own tasks.
+ROOMS = room_suite(double=SimTransport)
 GROUP = "room_selector_generated"
 REPLAY_EXAMPLES = 12
 LIVE_EXAMPLES = 60
@@ -31,18 +27,14 @@ LIVE_EXAMPLES = 60
 REPLAY_SEED = 20261202
 
 
-def hypothesis_note(state) -> Path:
-    """Where a recording notes its Hypothesis version: another version may derandomize to other tasks."""
-    folder = Path(CaseKey(GROUP, state.config.model_for("agent"), "-").relpath).parent
-    return state.config.resolve(state.root, state.config.cassettes) / folder / "hypothesis-version.txt"
-
-
 @pytest.mark.eval_property
 def test_agent_answers_generated_edge_cases_like_the_oracle(eval_runner, request):
-    evaluation = eval_runner.state.evaluation(SUITE_REF)
-    base, live = evaluation.loaded, evaluation.mode == "live"
-    note = hypothesis_note(eval_runner.state)
-    if evaluation.mode == "record":
+    mode = eval_runner.mode(ROOMS)
+    live = mode == "live"
+    world = load_world(eval_runner.setup(ROOMS).path("rooms"))
+    # Another Hypothesis version may derandomize to other tasks: a recording notes its version.
+    note = eval_runner.cassette_folder(ROOMS, GROUP) / "hypothesis-version.txt"
+    if mode == "record":
         write_text_atomic(note, hypothesis.__version__ + "\n")
     recorded_with = note.read_text(encoding="utf-8").strip() if note.is_file() else hypothesis.__version__
 
@@ -53,12 +45,9 @@ def test_agent_answers_generated_edge_cases_like_the_oracle(eval_runner, request
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    @given(task=edge_tasks(base.world))
+    @given(task=edge_tasks(world))
     def agent_matches_oracle(task):
-        loaded = LoadedRoomSuite(
-            tasks=[task], prompt=base.prompt, world=base.world, requests={task.id: RoomRequest.from_task(task)}
-        )
-        [result] = eval_runner.run(SUITE_REF, loaded, [task], group=GROUP)
+        [result] = eval_runner.run(ROOMS, [task], group=GROUP)
         if isinstance(result.failure, CassetteMiss) and recorded_with != hypothesis.__version__:
             pytest.fail(
                 f"{note}: these cassettes were recorded with Hypothesis {recorded_with}, this is "
@@ -66,9 +55,9 @@ def test_agent_answers_generated_edge_cases_like_the_oracle(eval_runner, request
                 f"or re-record with: pytest '{request.node.nodeid}' --eval-record-mode=all",
                 pytrace=False,
             )
-        if result.failure is None and not result.passed(eval_runner.state.threshold):
+        if result.failure is None and not result.passed(eval_runner.threshold(ROOMS)):
             # Hypothesis replays the shrunk task last, so the report ends up showing the smallest one.
-            eval_runner.note_failure(SUITE_REF, result)
+            eval_runner.note_failure(ROOMS, result)
         try:
             eval_runner.check(result, request.node.nodeid)
         except CaseBelowThreshold as below:

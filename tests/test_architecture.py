@@ -1,13 +1,25 @@
-"""The layering the design promises: the core knows no rooms and no pytest; the domain knows no pytest."""
+"""The layering the design promises, checked on the import statements of every module.
+
+- The harness (`replaygate`) knows no suite: no `evals` import, no room word in its code.
+- Its core works without pytest: only `replaygate.plugin` imports pytest.
+- The room suite and its tests use the public API only (`replaygate`, `replaygate.graders`, `replaygate.double`).
+- The room simulator knows neither the harness nor the room domain.
+"""
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 import pytest
 
-EVALS = Path(__file__).resolve().parents[1] / "evals"
+REPO = Path(__file__).resolve().parents[1]
+HARNESS = REPO / "replaygate"
+EVALS = REPO / "evals"
+PUBLIC = ("replaygate", "replaygate.graders", "replaygate.double")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -20,26 +32,66 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-LAYERS = [
-    # (package, module prefixes it must never import)
-    ("harness", ("evals.rooms", "replaygate.plugin.suite", "replaygate.plugin.session", "pytest", "_pytest", "hypothesis")),
-    ("rooms", ("replaygate.plugin.suite", "replaygate.plugin.session", "evals.sim", "pytest", "_pytest")),
-    ("optimize", ("evals.rooms", "evals.sim", "replaygate.plugin.suite", "replaygate.plugin.session", "pytest", "_pytest", "hypothesis")),
-    ("sim", ("evals.harness", "evals.rooms", "replaygate.plugin.suite", "replaygate.plugin.session", "pytest", "_pytest")),
-]
-
-
-@pytest.mark.parametrize("package, forbidden", LAYERS, ids=[layer[0] for layer in LAYERS])
-def test_package_stays_in_its_layer(package, forbidden):
-    offenders = {
-        f"{path.relative_to(EVALS.parent)} imports {name}"
-        for path in sorted((EVALS / package).rglob("*.py"))
+def offenders(paths, forbidden) -> list[str]:
+    return sorted(
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in paths
         for name in imported_modules(path)
         if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden)
-    }
-    assert not offenders, sorted(offenders)
+    )
+
+
+def modules(folder: Path, *, skip: str | None = None) -> list[Path]:
+    return [p for p in sorted(folder.rglob("*.py")) if skip is None or skip not in p.relative_to(folder).parts]
+
+
+def test_the_harness_imports_no_suite():
+    assert offenders(modules(HARNESS), ("evals",)) == []
+
+
+def test_the_harness_core_works_without_pytest():
+    assert offenders(modules(HARNESS, skip="plugin"), ("pytest", "_pytest", "hypothesis", "xdist")) == []
+
+
+def test_the_harness_code_names_no_room_concept():
+    """Identifiers and strings of the harness: no rooms, no choice of one (comments may cite Agent Lightning)."""
+    found = []
+    for path in modules(HARNESS):
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
+            if token.type in (tokenize.NAME, tokenize.STRING) and re.search(r"room|exact_choice", token.string, re.I):
+                if token.type == tokenize.STRING and token.string.lstrip("rbuf").startswith(('"""', "'''")):
+                    continue  # a docstring may say where a design came from
+                found.append(f"{path.relative_to(REPO)}:{token.start[0]}: {token.string[:60]}")
+    assert found == []
+
+
+@pytest.mark.parametrize("paths", [
+    pytest.param(modules(EVALS / "rooms"), id="rooms"),
+    pytest.param(sorted(EVALS.glob("test_*.py")), id="suite tests"),
+])
+def test_the_room_suite_uses_the_public_api_only(paths):
+    private = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in paths
+        for name in imported_modules(path)
+        if name.startswith("replaygate") and name not in PUBLIC
+    ]
+    assert private == []
+
+
+def test_the_simulator_knows_neither_harness_nor_domain():
+    assert offenders(modules(EVALS / "sim"), ("replaygate", "evals.rooms", "pytest", "_pytest")) == []
 
 
 def test_there_is_no_grab_bag_module():
-    grab_bags = [p for p in EVALS.rglob("*.py") if p.stem in {"utils", "helpers", "misc", "common", "manager"}]
+    grab_bags = [p for p in [*HARNESS.rglob("*.py"), *EVALS.rglob("*.py")]
+                 if p.stem in {"utils", "helpers", "misc", "common", "manager"}]
     assert grab_bags == []
+
+
+def test_the_plugin_is_registered_through_pytest11():
+    import tomllib
+
+    entry_points = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"]["pytest11"]
+    assert set(entry_points.values()) == {"replaygate.plugin.suite", "replaygate.plugin.optimize"}
+    assert "pytest_plugins" not in (REPO / "conftest.py").read_text(encoding="utf-8")

@@ -26,7 +26,7 @@ from replaygate.core.evaluation import Evaluation
 from replaygate.core.prompt import load_prompt
 from replaygate.core.task import load_tasks
 from evals.sim import SimTransport
-from evals.rooms.suite import PLACEHOLDERS, RoomSuite
+from evals.rooms.suite import PLACEHOLDERS, room_suite
 from evals.rooms.world import load_world
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def message_of(action: Callable[[], object]) -> str:
 
 
 def load_suite(root: Path) -> None:
-    RoomSuite(double=SimTransport).load(load_config(root / "pyproject.toml"), root)
+    room_suite(double=SimTransport).load(load_config(root / "pyproject.toml"), root)
 
 
 def rooms_with(root: Path, change: Callable[[dict], None]) -> Path:
@@ -103,8 +103,9 @@ def tasks_missing_id(root: Path):
 
 
 def tasks_missing_expected_choice(root: Path):
-    path = write(root / "tasks.jsonl", json.dumps({k: v for k, v in TASK.items() if k != "expected_choice"}) + "\n")
-    return message_of(lambda: load_tasks(path)), f"{path}:1"
+    # The harness lets a task omit its expected answer; the room suite's setup does not.
+    project(root, [json.dumps({k: v for k, v in TASK.items() if k != "expected_choice"})])
+    return message_of(lambda: load_suite(root)), f"{root / 'data' / 'tasks.jsonl'}:1"
 
 
 def tasks_missing_input_field(root: Path):
@@ -164,7 +165,7 @@ def baseline_corrupt_json(root: Path):
 
 
 def baseline_wrong_format(root: Path):
-    path = write(root / "baseline.json", json.dumps({"format": 3, "cases": {}}))
+    path = write(root / "baseline.json", json.dumps({"format": 4, "cases": {}}))
     return message_of(lambda: load_baseline(path)), str(path)
 
 
@@ -191,7 +192,7 @@ def config_bad_toml(root: Path):
 def config_unknown_key(root: Path):
     path = project(root, pyproject=PYPROJECT + 'roms = "data/rooms.json"\n')
     backend = resolve_backend(None, False, {}, {})
-    return message_of(lambda: Evaluation(RoomSuite(double=SimTransport), load_config(path), root, backend, config_source=str(path))), str(path)
+    return message_of(lambda: Evaluation(room_suite(double=SimTransport), load_config(path), root, backend, config_source=str(path))), str(path)
 
 
 def config_negative_weight(root: Path):
@@ -207,10 +208,10 @@ def config_max_turns_zero(root: Path):
 RESTORE_BASELINE = "restore it from git, or rewrite it with --update-baseline"
 RESTORE_CASSETTE = "restore it from git or delete it and re-record with --eval-record-mode=once"
 FILE_ROWS = [
-    Row("tasks: malformed line", tasks_malformed_line, r"{where}: not valid JSON \([^)]+\); fix or delete the line"),
+    Row("tasks: malformed line", tasks_malformed_line, r"{where}: not valid JSON \([^)]+\); fix the JSON on this line"),
     Row("tasks: missing id", tasks_missing_id, r'{where}: missing "id" \(a non-empty string\); give every task a unique id'),
     Row("tasks: missing expected_choice", tasks_missing_expected_choice,
-        r"{where}: task 't1' has no \"expected_choice\" string; add the expected answer"),
+        r"{where}: task 't1' has no \"expected_choice\" string; add the expected room"),
     Row("tasks: missing task_input field", tasks_missing_input_field,
         r"{where}: task 't1': \"task_input\" has no \"attendees\"; add it to the task"),
     Row("tasks: unknown room in expected_choice", tasks_unknown_room,
@@ -229,7 +230,7 @@ FILE_ROWS = [
         r"{where}: placeholder \{floor\} is not a task input; use one of \{accessible_required\}, .*\{time\} "
         r"or write \{\{floor\}\} for literal braces"),
     Row("baseline: corrupt JSON", baseline_corrupt_json, r"{where}: not valid JSON \(.+\); " + re.escape(RESTORE_BASELINE)),
-    Row("baseline: wrong format", baseline_wrong_format, r"{where}: not a baseline of format 2 \(format 3, or no \"cases\" object\); " + re.escape(RESTORE_BASELINE)),
+    Row("baseline: wrong format", baseline_wrong_format, r"{where}: not a baseline of format 3 \(format 4, or no \"cases\" object\); " + re.escape(RESTORE_BASELINE)),
     Row("baseline: passed not a bool", baseline_passed_not_bool,
         r"{where}: (?!.*numeric score).*\bpassed\b.*(true|false).*; " + re.escape(RESTORE_BASELINE)),
     Row("cassettes: corrupt JSON", cassette_corrupt_json,
@@ -315,7 +316,7 @@ def cli_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> p
     pytester.syspathinsert(REPO)
     project(pytester.path)
     write(pytester.path / "conftest.py", '')
-    write(pytester.path / "test_rooms.py", "from evals.rooms.suite import RoomSuite\nfrom evals.sim import SimTransport\n\nSUITE = RoomSuite(double=SimTransport)\n\n\n"
+    write(pytester.path / "test_rooms.py", "from evals.rooms.suite import room_suite\nfrom evals.sim import SimTransport\n\nSUITE = room_suite(double=SimTransport)\n\n\n"
                                            "def test_room_task(eval_case):\n    eval_case.check()\n")
     return pytester
 

@@ -16,7 +16,7 @@ from evals.rooms.oracle import choose
 from evals.rooms.request import RoomRequest
 from evals.rooms.strategies import CATEGORIES, categories
 from evals.sim import SimTransport
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 from evals.rooms.world import load_world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +65,8 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_tasks(export
 
 
 def test_the_suite_loads_the_file_as_its_tasks(exported):
-    config = load_config(ROOT / "pyproject.toml", {"tasks": str(exported[0])})
-    loaded = RoomSuite(double=SimTransport).load(config, ROOT)
+    config = load_config(ROOT / "pyproject.toml", {"tasks": str(exported[0])}, suite="room_selector")
+    loaded = room_suite(double=SimTransport).load(config, ROOT)
     assert [t.id for t in loaded.tasks] == [t.id for t in load_tasks(exported[0])]
 
 

@@ -56,7 +56,7 @@ def test_defaults_without_a_file():
     assert config.temperature == 0.0
     assert config.timeout_s == 60.0
     assert config.secret_env == ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"]
-    assert config.graders == {"exact_choice": 1.0}
+    assert config.graders == {}  # every grader of the suite counts equally
     assert config.model_for("agent") == config.model_for("judge") == "sim-standin-1"
     assert config.azure.agent_deployment == "" and config.azure.judge_deployment == ""
     assert config.extras == {}
@@ -74,7 +74,7 @@ def test_default_lists_are_not_shared_between_configs():
     a.secret_env.append("X")
     a.graders["judge"] = 1.0
     assert b.secret_env == ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"]
-    assert b.graders == {"exact_choice": 1.0}
+    assert b.graders == {}
 
 
 def test_reads_tool_evals_from_pyproject(pyproject):
@@ -220,3 +220,54 @@ def test_resolve_makes_paths_relative_to_the_root(tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     # Under the working directory: short relative paths for messages, still pointing at the file.
     assert config.resolve(root, "data/t.jsonl") == Path("data/t.jsonl")
+
+
+# --- several suites: each reads the shared table, then its own, then its code, then --set ---------
+
+SUITES = """
+[tool.replaygate]
+concurrency = 4
+cassettes = "tapes"
+[tool.replaygate.models]
+agent = "shared-model"
+judge = "shared-judge"
+[tool.replaygate.graders]
+exact_match = 1.0
+
+[tool.replaygate.suites.triage]
+tasks = "evals/triage/tasks.yaml"
+threshold = 0.9
+[tool.replaygate.suites.triage.models]
+agent = "triage-model"
+[tool.replaygate.suites.triage.graders]
+tool_called = 1.0
+
+[tool.replaygate.suites.rooms]
+tasks = "evals/rooms/tasks.jsonl"
+rooms = "evals/rooms/rooms.json"
+"""
+
+
+def test_each_suite_layers_its_own_table_its_code_and_set_overrides(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text(SUITES, encoding="utf-8")
+    shared = load_config(path)
+    assert (shared.cassettes, shared.concurrency, shared.models.agent) == ("tapes", 4, "shared-model")
+    triage = load_config(path, {"suites.triage.concurrency": "2", "suites.rooms.concurrency": "9"}, suite="triage",
+                         code={"prompt": "prompts/triage.md", "threshold": 0.95})
+    assert triage.tasks == "evals/triage/tasks.yaml"
+    assert (triage.models.agent, triage.models.judge) == ("triage-model", "shared-judge")  # tables merge
+    assert triage.graders == {"tool_called": 1.0}  # a weight table is replaced whole
+    assert (triage.prompt, triage.threshold, triage.concurrency) == ("prompts/triage.md", 0.95, 2)
+    rooms = load_config(path, {"concurrency": "3"}, suite="rooms")
+    assert (rooms.concurrency, rooms.graders, rooms.threshold) == (3, {"exact_match": 1.0}, None)
+    assert rooms.path(tmp_path, "rooms") == tmp_path / "evals/rooms/rooms.json"
+
+
+def test_a_bad_suite_setting_names_the_suite_table(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text(SUITES + "max_turns = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[tool\.replaygate\.suites\.rooms\] max_turns: .*; fix the setting"):
+        load_config(path, suite="rooms")
+    with pytest.raises(ConfigError, match=r"threshold: .*less than or equal to 1"):
+        load_config(path, {"threshold": "2"}, suite="triage")

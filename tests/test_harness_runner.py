@@ -24,7 +24,7 @@ from replaygate.core.task import Task
 from evals.rooms.oracle import choose
 from evals.rooms.request import RoomRequest
 from evals.sim import SimTransport
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 from evals.rooms.world import load_world
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,7 +210,7 @@ def root(tmp_path, monkeypatch) -> Path:
 def make(root: Path, backend: Backend, record_mode: str = "none", environ=None, **settings) -> Evaluation:
     overrides = {"tasks": "tasks.jsonl", "prompt": "agent.md", "rooms": "rooms.json", "cassettes": "cas", **settings}
     config = load_config(None, overrides)
-    return Evaluation(RoomSuite(double=SimTransport), config, root, backend, record_mode, environ or {})
+    return Evaluation(room_suite(double=SimTransport), config, root, backend, record_mode, environ or {})
 
 
 SIM = Backend("sim", "simulator", base_url=SIM_BASE_URL)
@@ -259,7 +259,7 @@ def test_replay_without_cassettes_fails_each_case_with_a_miss(root):
 def test_unknown_setting_and_grader_are_input_errors(root):
     with pytest.raises(InputError, match=r"\[tool\.replaygate\] roomz: not a setting of the harness or of suite 'room_selector'"):
         make(root, SIM, roomz="x")
-    with pytest.raises(InputError, match=r"\[tool\.replaygate\.graders\] vibes: no such grader; use one of constraints, exact_choice, judge"):
+    with pytest.raises(InputError, match=r"grader weights of suite 'room_selector': vibes: no such grader; use one of constraints, exact_choice, judge"):
         make(root, SIM, graders={"exact_choice": 1.0, "vibes": 1.0})
 
 

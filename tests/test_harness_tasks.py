@@ -1,4 +1,4 @@
-"""The task loader: Agent Lightning style JSONL in, Task objects or one-line `path:line` errors out."""
+"""The task loader: JSONL, JSON or YAML (Agent Lightning field names too) in, Task objects or one-line `path:line` errors out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replaygate.core.errors import InputError
-from replaygate.core.task import SPLITS, Task, TaskFileError, load_tasks, parse_task_line
+from replaygate.core.task import SPLITS, Task, TaskFileError, load_tasks, parse_task_line, tasks_from_list
 
 GOOD = {"id": "room-001", "task_input": {"date": "2026-03-02", "attendees": 4}, "expected_choice": "R-101"}
 
@@ -71,20 +71,18 @@ def test_task_source_does_not_take_part_in_equality():
 # --- bad input: one line, `path:line`, what is wrong and the fix ---------------------------------
 
 BAD_LINES = [
-    pytest.param('{"id": "room-002", "task_input": {', ["not valid JSON", "fix or delete the line"], id="malformed-json"),
-    pytest.param("[1, 2, 3]", ["expected a JSON object, got list", "write one task object per line"], id="not-an-object"),
-    pytest.param('"just a string"', ["expected a JSON object, got str", "one task object per line"], id="json-string"),
+    pytest.param('{"id": "room-002", "task_input": {', ["not valid JSON", "fix the JSON on this line"], id="malformed-json"),
+    pytest.param("[1, 2, 3]", ["expected a task object, got list", "write one object per task"], id="not-an-object"),
+    pytest.param('"just a string"', ["expected a task object, got str", "one object per task"], id="json-string"),
     pytest.param(line(id=...), ['missing "id"', "give every task a unique id"], id="missing-id"),
     pytest.param(line(id=""), ['missing "id"', "unique id"], id="empty-id"),
     pytest.param(line(id=7), ['missing "id"', "non-empty string"], id="numeric-id"),
-    pytest.param(line(id="room 002"), ["'room 002'", "contains whitespace", 'use letters, digits'], id="id-with-space"),
-    pytest.param(line(id="room\t002"), ["contains whitespace", "use letters, digits"], id="id-with-tab"),
-    pytest.param(line(id="rooms/002"), ['contains whitespace or "/"', "use letters"], id="id-with-slash"),
-    pytest.param(line(task_input=...), ['has no "task_input" object', "add the inputs as a JSON object"], id="missing-task-input"),
-    pytest.param(line(task_input=[1]), ['has no "task_input" object', "add the inputs"], id="task-input-list"),
-    pytest.param(line(expected_choice=...), ['has no "expected_choice" string', "add the expected answer"], id="missing-expected"),
-    pytest.param(line(expected_choice="  "), ['"expected_choice"', "add the expected answer"], id="blank-expected"),
-    pytest.param(line(expected_choice=101), ['"expected_choice"', "add the expected answer"], id="numeric-expected"),
+    pytest.param(line(id="room 002"), ["'room 002'", "contains ' '", "use ASCII letters, digits"], id="id-with-space"),
+    pytest.param(line(id="room\t002"), ["contains '\\t'", "use ASCII letters"], id="id-with-tab"),
+    pytest.param(line(id="rooms/002"), ["contains '/'", "use ASCII letters"], id="id-with-slash"),
+    pytest.param(line(id="raum-\u00e49"), ["contains '\u00e4'", "use ASCII letters"], id="id-non-ascii"),
+    pytest.param(line(task_input=...), ['has no "input" object', "add the inputs as an object"], id="missing-task-input"),
+    pytest.param(line(task_input=[1]), ['has no "input" object', "add the inputs"], id="task-input-list"),
     pytest.param(line(split="test"), ["split 'test'", "use one of train, validation, holdout or leave it out"], id="bad-split"),
     pytest.param(line(tags="a,b"), ['"tags" that are not a list of strings', "fix the list"], id="tags-not-list"),
     pytest.param(line(tags=["a", 1]), ['"tags"', "fix the list"], id="tags-not-strings"),
@@ -131,8 +129,7 @@ def test_file_without_tasks_is_an_error(tmp_path, content):
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"{path}: ")
-    assert "no tasks in the file" in message
-    assert "add at least one JSONL task line" in message
+    assert "no tasks; add at least one task" in message
 
 
 def test_missing_file_names_the_path_and_the_fix(tmp_path):
@@ -212,7 +209,48 @@ def test_parse_task_line_returns_a_task_or_raises_task_file_error(text):
     assert isinstance(task, Task)
     assert task.id.strip() and not any(ch.isspace() for ch in task.id) and "/" not in task.id
     assert isinstance(task.input, dict)
-    assert isinstance(task.expected, str) and task.expected.strip()
+    assert task.id.isascii()
     assert task.split is None or task.split in SPLITS
     assert all(isinstance(tag, str) for tag in task.tags)
     assert task.source == "f.jsonl:1"
+
+
+# --- other forms: JSON, YAML, a Python list; optional fields; input checks -----------------------
+
+
+def test_expected_is_optional_and_any_json_value(tmp_path):
+    path = write(tmp_path, json.dumps({"id": "a", "input": {"q": 1}}),
+                 json.dumps({"id": "b", "input": {"q": 2}, "expected": {"category": "billing", "priority": 2}}))
+    first, second = load_tasks(path)
+    assert first.expected is None
+    assert second.expected == {"category": "billing", "priority": 2}
+
+
+def test_json_and_yaml_files_name_the_line_of_a_bad_task(tmp_path):
+    good = {"id": "a", "input": {"q": 1}, "expected": "x"}
+    (tmp_path / "t.json").write_text("[\n" + json.dumps(good) + ",\n  {\"id\": \"b\"}\n]\n", encoding="utf-8")
+    with pytest.raises(TaskFileError, match=r"t\.json:3: task 'b' has no \"input\" object"):
+        load_tasks(tmp_path / "t.json")
+    (tmp_path / "t.yaml").write_text("- id: a\n  input: {q: 1}\n- id: b\n  input: [1]\n", encoding="utf-8")
+    with pytest.raises(TaskFileError, match=r"t\.yaml:3: task 'b' has no \"input\" object"):
+        load_tasks(tmp_path / "t.yaml")
+    (tmp_path / "ok.yml").write_text("- id: a\n  input: {q: 1}\n  expected: [1, 2]\n", encoding="utf-8")
+    assert load_tasks(tmp_path / "ok.yml")[0].expected == [1, 2]
+
+
+def test_a_byte_order_mark_is_not_a_bad_first_line(tmp_path):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("\ufeff" + line() + "\n", encoding="utf-8")
+    assert [t.id for t in load_tasks(path)] == ["room-001"]
+
+
+def test_tasks_in_code_and_input_checks_name_the_task():
+    def parse(data, where):
+        if "q" not in data:
+            raise TaskFileError(f"{where}: no q; add q")
+        return data
+
+    tasks = tasks_from_list([{"id": "a", "input": {"q": 1}}, Task("b", {"q": 2})], "suite 'demo' tasks", parse)
+    assert [t.id for t in tasks] == ["a", "b"]
+    with pytest.raises(TaskFileError, match=r"^suite 'demo' tasks\[1\]: task 'b': no q; add q$"):
+        tasks_from_list([{"id": "a", "input": {"q": 1}}, {"id": "b", "input": {}}], "suite 'demo' tasks", parse)

@@ -76,7 +76,7 @@ def test_sigint_during_recording_leaves_every_file_old_or_new(tmp_path):
 def test_sigint_during_optimization_leaves_prompts_and_reports_byte_identical(tmp_path):
     """Ctrl-C while `pytest --optimize` searches: prompts/, reports/, cassettes and history stay as they were."""
     scaffold(tmp_path, committed_task_lines(), concurrency=4, prompt=REPO / "tests/data/al_baseline_prompt.md")
-    shutil.copytree(REPO / "prompts/optimizer", tmp_path / "prompts/optimizer")
+    shutil.copytree(REPO / "replaygate/optimize/prompts", tmp_path / "prompts/optimizer")
     (tmp_path / "conftest.py").write_text('')
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports/optimization.md").write_text("# an earlier optimization report\n")

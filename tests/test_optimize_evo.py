@@ -26,7 +26,7 @@ from replaygate.optimize.run import optimize
 from replaygate.optimize.selection import fitness, pareto_front, pick_parent, survivors, task_wins
 from replaygate.optimize.settings import load_settings
 from evals.sim import SimTransport
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 
 def st_end(sentence: str) -> str:
     return "" if sentence.endswith((".", "!", "?")) else "."
@@ -157,7 +157,7 @@ WEAK = ("Find a room on {date} at {time} for {duration_min} minutes, {attendees}
 def evo_project(root: Path) -> Path:
     scaffold(root, committed_task_lines())
     (root / "prompt.md").write_text(WEAK, encoding="utf-8")
-    shutil.copytree(REPO / "prompts/optimizer", root / "prompts/optimizer")
+    shutil.copytree(REPO / "replaygate/optimize/prompts", root / "prompts/optimizer")
     return root
 
 
@@ -167,7 +167,7 @@ def evo_run(root: Path, **evo):
            "history": str(root / "history"), "report": str(root / "reports/optimization.md"),
            "evo": {"generations": 2, "reflect_prompt": str(root / "prompts/optimizer/reflect.md"),
                    "crossover_prompt": str(root / "prompts/optimizer/crossover.md"), **evo}}
-    return optimize(RoomSuite(double=SimTransport), config, root, SIM, load_settings(raw), {})
+    return optimize(room_suite(double=SimTransport), config, root, SIM, load_settings(raw), {})
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ CONFTEST = ''
 def suite_project(pytester: pytest.Pytester) -> Path:
     root = pytester.path
     scaffold(root, committed_task_lines(), prompt=WEAK_PROMPT)
-    shutil.copytree(REPO / "prompts/optimizer", root / "prompts/optimizer")
+    shutil.copytree(REPO / "replaygate/optimize/prompts", root / "prompts/optimizer")
     (root / "conftest.py").write_text(CONFTEST)
     return root
 
@@ -40,7 +40,7 @@ def test_optimize_writes_back_records_and_the_next_plain_run_replays_green(pytes
     assert "round 1:" in out and "written back" in out
     after = (root / "prompt.md").read_text()
     assert after != before
-    baseline = json.loads((root / "reports/baseline.json").read_text())
+    baseline = json.loads((root / "reports/baseline.json").read_text())["suites"]["room_selector"]
     cassettes = sorted((root / "cassettes/room_selector/sim-standin-1").glob("*.r0.json"))
     assert len(cassettes) == 81 and len(baseline["cases"]) == 81
     assert any(p.name.endswith(".md") for p in (root / "prompts/history/prompt").iterdir())

@@ -19,14 +19,14 @@ from replaygate.optimize.optimizer_llm import OptimizerLLM
 from replaygate.optimize.run import optimize
 from replaygate.optimize.settings import load_settings
 from evals.sim import SimTransport
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 
 SIM = resolve_backend("sim", False, {}, {})
 
 
 def project(root: Path) -> Path:
     scaffold(root, committed_task_lines(), prompt=WEAK_PROMPT)
-    shutil.copytree(REPO / "prompts/optimizer", root / "prompts/optimizer")
+    shutil.copytree(REPO / "replaygate/optimize/prompts", root / "prompts/optimizer")
     return root
 
 
@@ -36,7 +36,7 @@ def run(root: Path, progress=lambda line: None, **settings):
            "report": str(root / "reports/optimization.md"),
            "critique_prompt": str(root / "prompts/optimizer/critique.md"),
            "edit_prompt": str(root / "prompts/optimizer/edit.md"), **settings}
-    return optimize(RoomSuite(double=SimTransport), config, root, SIM, load_settings(raw), {}, progress)
+    return optimize(room_suite(double=SimTransport), config, root, SIM, load_settings(raw), {}, progress)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -87,10 +87,10 @@ constraints = 0.2
 judge = 0.2
 """
 TEST_MODULE = """
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 from evals.sim import SimTransport
 
-SUITE = RoomSuite(double=SimTransport)
+SUITE = room_suite(double=SimTransport)
 
 
 def test_room_task(eval_case):
@@ -366,11 +366,12 @@ def test_baseline_turns_known_failures_into_xfail_and_regressions_into_failures(
     baseline_path = project.path / "out" / "baseline.json"
     first = project.run("--llm=sim", "--update-baseline")
     first.stdout.fnmatch_lines(["*; baseline updated"])
-    baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
-    assert baseline["format"] == 2
+    document = json.loads(baseline_path.read_text(encoding="utf-8"))
+    assert document["format"] == 3 and list(document["suites"]) == ["room_selector"]
+    baseline = document["suites"]["room_selector"]
     assert baseline["repeats"] == 1 and baseline["grader_weights"] == {"constraints": 0.2, "exact_choice": 0.6, "judge": 0.2}
     assert baseline["prompt_version"] == PromptTemplate(Path("x"), WEAK).version
-    assert baseline["agent_model"] == "sim-standin-1" and baseline["suite"] == "room_selector"
+    assert baseline["agent_model"] == "sim-standin-1" and baseline["threshold"] == 0.8
     assert set(baseline["cases"]) == set(IDS)
     outcomes = project.outcomes(first)
     failing = sorted(tid for tid, case in baseline["cases"].items() if not case["passed"])
@@ -382,7 +383,7 @@ def test_baseline_turns_known_failures_into_xfail_and_regressions_into_failures(
     again = project.run("--llm=sim")
     assert project.outcomes(again) == {**{t: "XFAIL" for t in failing}, **{t: "PASSED" for t in passing}}
     assert again.ret == 0
-    assert json.loads(baseline_path.read_text(encoding="utf-8")) == baseline  # not updated without the flag
+    assert json.loads(baseline_path.read_text(encoding="utf-8")) == document  # not updated without the flag
 
     # A better prompt: known failures now pass -> XPASS, not strict, still green.
     better = project.run("--llm=sim", "--prompt=prompts/strong.md")
@@ -395,7 +396,7 @@ def test_baseline_turns_known_failures_into_xfail_and_regressions_into_failures(
     # A case the baseline says passed, failing now, is a real failure.
     regressed = failing[0]
     edited = json.loads(baseline_path.read_text(encoding="utf-8"))
-    edited["cases"][regressed]["passed"] = True
+    edited["suites"]["room_selector"]["cases"][regressed]["passed"] = True
     baseline_path.write_text(json.dumps(edited), encoding="utf-8")
     worse = project.run("--llm=sim")
     worse_outcomes = project.outcomes(worse)
@@ -408,7 +409,7 @@ def test_baseline_turns_known_failures_into_xfail_and_regressions_into_failures(
 def test_a_cassette_miss_on_a_known_failure_still_fails(project, forbid_models):
     project.run("--eval-record-mode=all", "--update-baseline")
     no_model = forbid_models()
-    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
+    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))["suites"]["room_selector"]
     failing = sorted(tid for tid, case in baseline["cases"].items() if not case["passed"])
     assert failing
 
@@ -587,7 +588,7 @@ def test_eval_case_in_a_module_without_suite_is_a_collection_error(project, no_m
     project.write("test_nosuite.py", "def test_x(eval_case):\n    eval_case.check()\n")
     result = project.run("--llm=sim", "test_nosuite.py")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["*test_nosuite.py: uses eval_case but defines no SUITE; add SUITE = <your suite>*"])
+    result.stdout.fnmatch_lines(["*test_nosuite.py::test_x: uses eval_case but names no suite; decorate it with @<your suite>.cases*"])
 
 
 def test_unknown_suite_setting_is_a_collection_error(project, no_model):
@@ -683,7 +684,7 @@ def test_a_missing_gate_baseline_is_named_and_does_not_fail(project):
 
 @pytest.mark.parametrize("content, fragment", [
     ("{not json", "not valid JSON"),
-    ('{"format": 99, "cases": {}}', "not a baseline of format 2 (format 99"),
+    ('{"format": 99, "cases": {}}', "not a baseline of format 3 (format 99"),
 ])
 def test_an_unusable_gate_baseline_is_a_one_line_usage_error(project, no_model, content, fragment):
     project.write("base.json", content)
@@ -712,7 +713,7 @@ def test_added_tasks_are_new_and_removed_tasks_are_named(project):
 def test_an_older_format_baseline_still_gates_and_says_so(project):
     project.run("--llm=sim", "--update-baseline")
     path = project.path / "out" / "baseline.json"
-    document = json.loads(path.read_text(encoding="utf-8"))
+    document = json.loads(path.read_text(encoding="utf-8"))["suites"]["room_selector"]
     older = {"format": 1, "cases": {t: {"score": c["score"], "passed": c["passed"]} for t, c in document["cases"].items()}}
     path.write_text(json.dumps(older), encoding="utf-8")
     result = project.run("--llm=sim")
@@ -724,7 +725,7 @@ def test_repeats_record_a_cassette_each_and_replay_with_k_of_n(project, forbid_m
     recorded = project.run("--eval-record-mode=all", "--repeat=2", "--update-baseline")
     files = project.cassette_files()
     assert sorted(files) == sorted(str(CASSETTES / f"{tid}.r{k}.json") for tid in IDS for k in (0, 1))
-    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
+    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))["suites"]["room_selector"]
     assert baseline["repeats"] == 2 and all(len(c["scores"]) == 2 for c in baseline["cases"].values())
     recorded.stdout.fnmatch_lines(["evals room_selector: 7 cases × 2 repeats (record), *"])
     forbid_models()
@@ -772,7 +773,7 @@ def pytest_collection_finish(session):
     state.update_baseline = True
 ''')
     result = project.run("--llm=sim")
-    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))
+    baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))["suites"]["room_selector"]
     strong = PromptTemplate(Path("x"), STRONG).version
     assert baseline["prompt_version"] == strong, result.stdout.str()
     assert f"version `{strong}`" in project.report.read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from replaygate.core.config import load_config
 from replaygate.core.evaluation import Evaluation
 from replaygate.core.prompt import load_prompt
 from replaygate.optimize.trace import render_traces, trace_body
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 from evals.sim import MODEL_NAME, respond, SimTransport
 from evals.sim.critic import critique, max_issues
 from evals.sim.phrasebook import FAMILIES, TIEBREAKS, default_phrasebook
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = (ROOT / "tests/data/sample_traces.txt").read_text(encoding="utf-8")
 # Agent Lightning's weak baseline, fixed here: `pytest --optimize` may rewrite prompts/room_selector.md.
 BASELINE = (ROOT / "tests/data/al_baseline_prompt.md").read_text(encoding="utf-8")
-TEMPLATE = load_prompt(ROOT / "prompts/optimizer/critique.md")
+TEMPLATE = load_prompt(ROOT / "replaygate/optimize/prompts/critique.md")
 
 
 def ask_critic(prompt: str, traces: str, limit: int = 4, seed: int = 0) -> str:
@@ -38,8 +38,8 @@ def found(prompt: str, traces: str, limit: int = 8, seed: int = 0) -> dict[str, 
 
 @pytest.fixture(scope="module")
 def baseline_results():
-    config = load_config(ROOT / "pyproject.toml", {"graders.judge": "0", "prompt": str(ROOT / "tests/data/al_baseline_prompt.md")})
-    evaluation = Evaluation(RoomSuite(double=SimTransport), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
+    config = load_config(ROOT / "pyproject.toml", {"graders.judge": "0", "prompt": str(ROOT / "tests/data/al_baseline_prompt.md")}, suite="room_selector")
+    evaluation = Evaluation(room_suite(double=SimTransport), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
     return evaluation.run(list(evaluation.loaded.tasks))
 
 

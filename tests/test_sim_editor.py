@@ -13,7 +13,7 @@ from replaygate.core.config import load_config
 from replaygate.core.evaluation import Evaluation
 from replaygate.core.prompt import load_prompt
 from replaygate.optimize.trace import render_traces, trace_body
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 from evals.sim import MODEL_NAME, respond, SimTransport
 from evals.sim.editor import (
     INVENTED_PLACEHOLDERS, RENAMED_PLACEHOLDERS, SLOPPY_EDIT_ODDS, EditRequest, edit, is_sloppy, read_edit_request, recommended,
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Agent Lightning's weak baseline, fixed here: `pytest --optimize` may rewrite prompts/room_selector.md.
 BASELINE = (ROOT / "tests/data/al_baseline_prompt.md").read_text(encoding="utf-8").strip()
 PLACEHOLDERS = ("date", "time", "duration_min", "attendees", "needs", "accessible_required")
-EDIT = load_prompt(ROOT / "prompts/optimizer/edit.md")
-CRITIQUE = load_prompt(ROOT / "prompts/optimizer/critique.md")
+EDIT = load_prompt(ROOT / "replaygate/optimize/prompts/edit.md")
+CRITIQUE = load_prompt(ROOT / "replaygate/optimize/prompts/critique.md")
 BRACED = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
 
 # A critique as a real model might write it: no numbered "Recommended instruction" lines.
@@ -158,8 +158,8 @@ def test_a_tidy_edit_never_drops_or_invents_a_placeholder(kept, words, families,
 
 
 def run_all(prompt_file: Path):
-    config = load_config(ROOT / "pyproject.toml", {"graders.judge": "0", "prompt": str(prompt_file)})
-    evaluation = Evaluation(RoomSuite(double=SimTransport), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
+    config = load_config(ROOT / "pyproject.toml", {"graders.judge": "0", "prompt": str(prompt_file)}, suite="room_selector")
+    evaluation = Evaluation(room_suite(double=SimTransport), config, ROOT, resolve_backend("sim", False, {}, {"agent": "", "judge": ""}))
     results = evaluation.run(list(evaluation.loaded.tasks))
     return results, round(sum(r.scores["exact_choice"].value for r in results))
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from fractions import Fraction
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from replaygate.results.stats import (
@@ -25,11 +27,11 @@ runs = st.dictionaries(task_ids, repeats, max_size=24)
 
 
 @st.composite
-def paired_runs(draw, min_tasks: int = 0, max_tasks: int = 24):
+def paired_runs(draw, min_tasks: int = 0, max_tasks: int = 24, scores=repeats):
     """Two runs over the same tasks, each with its own repeats."""
     ids = draw(st.lists(task_ids, min_size=min_tasks, max_size=max_tasks, unique=True))
-    base = {task: draw(repeats) for task in ids}
-    new = {task: draw(repeats) for task in ids}
+    base = {task: draw(scores) for task in ids}
+    new = {task: draw(scores) for task in ids}
     return base, new
 
 
@@ -41,14 +43,31 @@ def numbers(c: PairedComparison) -> tuple[float, ...]:
     return (c.mean_base, c.mean_new, c.diff, c.ci_low, c.ci_high, c.p_drop, c.p_gain)
 
 
+def exact_mean(values) -> Fraction:
+    return sum(map(Fraction, values), Fraction(0)) / len(values)
+
+
+def nudged(value: float, ulps: int) -> float:
+    """`value` moved by `ulps` units in the last place, kept within [0, 1]."""
+    for _ in range(abs(ulps)):
+        value = math.nextafter(value, math.copysign(math.inf, ulps))
+    return min(1.0, max(0.0, value))
+
+
+def is_point(c: PairedComparison) -> bool:
+    """The interval is finite and only rounding wide, around the difference."""
+    return math.isfinite(c.ci_low) and math.isfinite(c.ci_high) and c.ci_high - c.ci_low <= 1e-12 and (
+        c.ci_low - 1e-12 <= c.diff <= c.ci_high + 1e-12)
+
+
 # --- laws of the comparison ----------------------------------------------------------------------
 
 
 @given(runs)
 def test_a_run_identical_to_its_baseline_never_fails(run):
     comparison = paired_comparison(run, run)
-    assert comparison.diff == 0.0
-    assert (comparison.ci_low, comparison.ci_high) == (0.0, 0.0)
+    assert math.isclose(comparison.diff, 0.0, abs_tol=1e-15)
+    assert math.isclose(comparison.ci_low, 0.0, abs_tol=1e-15) and math.isclose(comparison.ci_high, 0.0, abs_tol=1e-15)
     assert comparison.p_drop == comparison.p_gain == 1.0
     assert not regression_verdict(comparison).failed
 
@@ -104,6 +123,7 @@ def test_only_tasks_in_both_runs_count(pair, only_base, only_new):
 
 
 @given(paired_runs(), st.integers(2, 4))
+@example(pair=({"0": [0.4803829510789551]}, {"0": [0.4803829510789551]}), times=3)
 def test_clustered_by_task_repeating_every_score_changes_nothing(pair, times):
     base, new = pair
     repeated = {task: values * times for task, values in new.items()}
@@ -138,18 +158,101 @@ def test_the_gate_fails_exactly_on_a_material_and_significant_drop(pair, max_reg
 
 
 @given(paired_runs(max_tasks=8))
+@example(pair=({"0": [0.0, 5.960464477539063e-08]}, {"0": [0.0]}))
 def test_exact_p_values_match_a_brute_force_enumeration(pair):
     base, new = pair
     comparison = paired_comparison(base, new)
     assume(comparison.n > 0)
-    diffs = [sum(new[t]) / len(new[t]) - sum(base[t]) / len(base[t]) for t in sorted(base)]
+    n = comparison.n
+    # Per task, sums within 16 ulps of the largest score are surely ties, sums over 2**22 ulps (~1e-9) apart surely not.
+    ulp = Fraction(math.ulp(max(abs(v) for values in (*base.values(), *new.values()) for v in values)))
+    # Exact per-task mean differences (the comparison's own carry a few ulps of rounding), as integers
+    # over one denominator so that the 2**n sums below are exact and quick.
+    exact = [exact_mean(new[t]) - exact_mean(base[t]) for t in sorted(base)] + [16 * n * ulp, 2**22 * n * ulp]
+    denominator = math.lcm(*(x.denominator for x in exact))
+    *diffs, tied, apart = [int(x * denominator) for x in exact]
     observed = sum(diffs)
-    flips = [sum(s * d for s, d in zip(signs, diffs)) for signs in itertools.product((1, -1), repeat=len(diffs))]
-    # Rounded at 1e-9 in the test itself, so brute force and the test agree on ties.
-    low = sum(1 for f in flips if f <= observed + 1e-7) / len(flips)
-    high = sum(1 for f in flips if f >= observed - 1e-7) / len(flips)
-    assert math.isclose(comparison.p_drop, low, abs_tol=1e-9)
-    assert math.isclose(comparison.p_gain, high, abs_tol=1e-9)
+    flips = [sum(s * d for s, d in zip(signs, diffs)) for signs in itertools.product((1, -1), repeat=n)]
+
+    def share(count: int) -> float:
+        return count / len(flips)
+
+    assert share(sum(f <= observed + tied for f in flips)) <= comparison.p_drop <= share(sum(f <= observed + apart for f in flips))
+    assert share(sum(f >= observed - tied for f in flips)) <= comparison.p_gain <= share(sum(f >= observed - apart for f in flips))
+
+
+# --- laws at the edges: rounding noise, one task, no spread, many repeats, scale ------------------
+
+
+@given(paired_runs(), st.data(), st.floats(0.0, 0.5), st.floats(0.001, 1.0))
+def test_differences_within_rounding_noise_are_ties(pair, data, max_regression, alpha):
+    base, _ = pair
+    assume(base)
+    new = {task: [nudged(v, data.draw(st.integers(-8, 8))) for v in values] for task, values in base.items()}
+    comparison = paired_comparison(base, new)
+    assert comparison.p_drop == comparison.p_gain == 1.0
+    assert math.isclose(comparison.diff, 0.0, abs_tol=1e-15) and is_point(comparison)
+    assert not regression_verdict(comparison, max_regression, alpha).failed
+
+
+@given(st.dictionaries(task_ids, score, min_size=1, max_size=24), st.integers(1, 300))
+@example(scores={"0": 0.4803829510789551}, times=3)
+def test_many_repeats_of_one_score_average_to_that_score(scores, times):
+    base = {task: [x] for task, x in scores.items()}
+    comparison = paired_comparison(base, {task: [x] * times for task, x in scores.items()})
+    expected = math.fsum(scores.values()) / len(scores)
+    assert math.isclose(comparison.mean_base, expected, rel_tol=1e-15, abs_tol=1e-300)
+    assert math.isclose(comparison.mean_new, comparison.mean_base, rel_tol=1e-15, abs_tol=1e-300)
+    assert comparison.p_drop == comparison.p_gain == 1.0 and is_point(comparison)
+
+
+@given(paired_runs(min_tasks=1, max_tasks=1), st.sampled_from([0.5, 0.95, 0.99]), st.floats(0.0, 0.5), st.floats(0.001, 0.5))
+def test_one_task_gives_a_point_for_noise_and_an_explicitly_unbounded_interval_otherwise(pair, confidence, max_regression, alpha):
+    comparison = paired_comparison(*pair, confidence=confidence)
+    if comparison.p_drop == comparison.p_gain == 1.0:  # the one difference is noise
+        assert is_point(comparison)
+    else:
+        assert (comparison.ci_low, comparison.ci_high) == (-math.inf, math.inf)
+        assert sorted((comparison.p_drop, comparison.p_gain)) == [0.5, 1.0]
+        assert comparison.to_dict()["ci_low"] is None and comparison.to_dict()["ci_high"] is None
+    # One task is never evidence of a regression at any usual alpha.
+    assert not regression_verdict(comparison, max_regression, alpha).failed
+
+
+@given(paired_runs(), st.sampled_from([0.5, 0.95, 0.99]))
+def test_every_number_is_defined_and_the_record_is_plain_json(pair, confidence):
+    comparison = paired_comparison(*pair, confidence=confidence)
+    assert not any(math.isnan(x) for x in numbers(comparison))
+    assert math.isfinite(comparison.diff) and math.isfinite(comparison.mean_base) and math.isfinite(comparison.mean_new)
+    json.dumps(comparison.to_dict(), allow_nan=False)
+    assert "\n" not in regression_verdict(comparison).summary
+
+
+@given(st.lists(score, min_size=2, max_size=24), st.floats(-1.0, 1.0))
+def test_every_task_moving_by_the_same_amount_gives_a_finite_point_interval(scores, shift):
+    base = {f"t{i}": [x] for i, x in enumerate(scores)}
+    new = {f"t{i}": [x + shift] for i, x in enumerate(scores)}
+    comparison = paired_comparison(base, new)
+    assert is_point(comparison)
+    assert math.isclose(comparison.diff, shift, abs_tol=1e-12)
+
+
+# Scores that stay normal floats when scaled: subnormals round differently at another scale.
+normal_repeats = st.lists(st.just(0.0) | st.floats(2.0**-500, 1.0), min_size=1, max_size=3)
+
+
+@given(paired_runs(scores=normal_repeats), st.integers(-20, 20))
+def test_scaling_every_score_by_a_power_of_two_changes_no_p_value(pair, exponent):
+    base, new = pair
+
+    def scaled(run):
+        return {task: [math.ldexp(v, exponent) for v in values] for task, values in run.items()}
+
+    plain, wide = paired_comparison(base, new), paired_comparison(scaled(base), scaled(new))
+    assert (wide.p_drop, wide.p_gain) == (plain.p_drop, plain.p_gain)
+    factor = 2.0**exponent
+    for ours, theirs in ((wide.diff, plain.diff), (wide.ci_low, plain.ci_low), (wide.ci_high, plain.ci_high)):
+        assert math.isclose(ours, theirs * factor, rel_tol=1e-9, abs_tol=1e-300)
 
 
 def test_no_tasks_in_common_gives_p_values_of_one_and_a_zero_interval():

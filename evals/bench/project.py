@@ -32,7 +32,7 @@ constraints = 0.2
 judge = 0.2
 """
 SUITE_MODULE = (
-    "from evals.rooms.suite import RoomSuite\nfrom evals.sim import SimTransport\n\nSUITE = RoomSuite(double=SimTransport)\n\n\n"
+    "from evals.rooms.suite import room_suite\nfrom evals.sim import SimTransport\n\nSUITE = room_suite(double=SimTransport)\n\n\n"
     "def test_room_task(eval_case):\n    eval_case.check()\n"
 )
 

@@ -16,7 +16,7 @@ from replaygate.llm.backend import Backend, resolve_backend
 from replaygate.core.config import load_config
 from replaygate.core.evaluation import Evaluation
 from evals.sim import SimTransport
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 
 
 def wall(command: list[str], cwd: Path, repeats: int) -> float:
@@ -107,8 +107,8 @@ def start_simulator(latency_ms: int) -> tuple[subprocess.Popen, str]:
 
 
 def evaluation(backend: Backend, concurrency: int) -> Evaluation:
-    config = load_config(REPO / "pyproject.toml", {"concurrency": concurrency})
-    return Evaluation(RoomSuite(double=SimTransport), config, REPO, backend, "none", {})
+    config = load_config(REPO / "pyproject.toml", {"concurrency": concurrency}, suite="room_selector")
+    return Evaluation(room_suite(double=SimTransport), config, REPO, backend, "none", {})
 
 
 def live_concurrency(levels: tuple[int, ...], cases: int, latency_ms: int) -> list[dict[str, float]]:

@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from replaygate.core.config import load_config
-from replaygate.core.errors import InputError
+from replaygate import InputError
 from evals.rooms.export import generate_tasks, write_tasks
-from evals.rooms.suite import RoomSuite
+from evals.rooms.suite import room_suite
 from evals.rooms.world import load_world
 
 MAX_COUNT = 100_000
@@ -40,9 +39,8 @@ def _seed(text: str) -> int:
 
 
 def _suite_rooms() -> Path:
-    """The rooms file the suite uses: `[tool.replaygate] rooms` of ./pyproject.toml, else the suite's default."""
-    config = load_config(Path("pyproject.toml"))
-    return config.resolve(Path.cwd(), str(config.extras.get("rooms", RoomSuite.settings["rooms"])))
+    """The rooms file the suite uses: its `rooms` setting in ./pyproject.toml, else the suite's default."""
+    return room_suite().path_setting("rooms", Path.cwd())
 
 
 def main(argv: list[str] | None = None) -> int:

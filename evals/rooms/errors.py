@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from replaygate.core.errors import InputError
+from replaygate import InputError
 
 _MAX_SHOWN = 60
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as fixed_seed
 
-from replaygate.core.atomic import write_text_atomic
-from replaygate.core.task import Task
+from replaygate import write_text_atomic
+from replaygate import Task
 from evals.rooms.strategies import edge_tasks, reachable_categories
 from evals.rooms.world import World
 

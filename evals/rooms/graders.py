@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from replaygate.core.rollout import Rollout
-from replaygate.core.score import Grader, Score
-from replaygate.core.task import Task
+from replaygate import Rollout
+from replaygate import Grader, Score
+from replaygate import Task
 from evals.rooms.oracle import CONSTRAINTS, LEVELS, NO_ROOM, choose, feasible_rooms, rank_key, violations
 from evals.rooms.request import RoomRequest
 from evals.rooms.world import World

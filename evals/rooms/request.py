@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from replaygate.core.task import Task
+from replaygate import Task
 from evals.rooms.clock import is_date, minutes_of
 from evals.rooms.errors import TaskInputError, shown
 

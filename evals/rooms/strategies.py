@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from hypothesis import strategies as st
 
-from replaygate.core.task import Task
+from replaygate import Task
 from evals.rooms.oracle import LEVELS, choose, deciding_level, feasible_rooms, is_free_at, rank_key, violations
 from evals.rooms.request import RoomRequest
 from evals.rooms.world import NO_ROOM, Booking, Room, World

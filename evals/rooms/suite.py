@@ -1,21 +1,15 @@
-"""The room-selection suite: rooms, tasks and prompt from files, the agent, and its graders."""
+"""The room-selection suite, declared through replaygate's public API like any user's suite.
+
+Tasks and prompt come from `[tool.replaygate.suites.room_selector]`; the suite's own setting
+`rooms` names the office. `setup` loads it, checks every task's expected room against it, and
+binds the agent and the graders to it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
-import openai
-
-from replaygate.llm.agent import Decoding, Tool, run_tool_loop
-from replaygate.core.config import EvalConfig
-from replaygate.core.prompt import PromptTemplate, load_prompt
-from replaygate.core.rollout import Rollout
-from replaygate.core.runner import Solver
-from replaygate.core.score import Grader
-from replaygate.core.suite import HeadersFor
-from replaygate.core.task import Task, load_tasks
+from replaygate import Prompt, Rollout, Suite, SuiteSetup, Tool, tool_loop
 from evals.rooms.answer import parse_choice
 from evals.rooms.errors import TaskInputError
 from evals.rooms.graders import HINTS, make_constraint_grader, make_exact_choice
@@ -23,68 +17,65 @@ from evals.rooms.request import RoomRequest, prompt_values
 from evals.rooms.tool import TOOL_SPEC, get_rooms_and_availability
 from evals.rooms.world import NO_ROOM, World, load_world
 
+NAME = "room_selector"
 PLACEHOLDERS = ("date", "time", "duration_min", "attendees", "needs", "accessible_required")
+DEFAULT_ROOMS = "evals/rooms/data/rooms.json"
 
 
-@dataclass(frozen=True)
-class LoadedRoomSuite:
-    tasks: Sequence[Task]
-    prompt: PromptTemplate
-    world: World
-    requests: Mapping[str, RoomRequest]
-    placeholders: Sequence[str] = PLACEHOLDERS
+class RoomAgent:
+    """The agent under test: one tool round against the office, then the room it names."""
 
-    def with_prompt(self, prompt: PromptTemplate) -> "LoadedRoomSuite":
-        prompt.check(self.placeholders)
-        return replace(self, prompt=prompt)
+    def __init__(self, world: World):
+        self.world = world
+        self.tool = Tool(TOOL_SPEC, lambda **args: get_rooms_and_availability(world, **args))
 
-    def solver(self, client: openai.AsyncOpenAI, decoding: Decoding, headers_for: HeadersFor) -> Solver:
-        world = self.world
-        tool = Tool(TOOL_SPEC, lambda **args: get_rooms_and_availability(world, **args))
+    async def __call__(self, request: RoomRequest, client: Any, prompt: Prompt) -> Rollout:
+        rollout = await tool_loop(client, prompt, [self.tool])
+        if rollout.error is None:
+            rollout.answer, why = parse_choice(rollout.final_text, self.world.ids)
+            if rollout.answer is None:
+                rollout.fail("no_choice", f"no room chosen ({why})", hint=HINTS.answers["format"])
+        return rollout
 
-        async def solve(task: Task, repeat: int) -> Rollout:
-            messages = self.prompt.render(prompt_values(self.requests[task.id]))
-            rollout = await run_tool_loop(
-                client, decoding, messages, [tool], task_id=task.id, repeat=repeat,
-                extra_headers=headers_for(task, repeat),
+
+def _unbound(request: RoomRequest, client: Any, prompt: Prompt) -> Rollout:
+    raise RuntimeError("the room suite runs only after setup has loaded its rooms file")
+
+
+def with_office(suite: Suite, setup: SuiteSetup) -> Suite:
+    """Load the rooms file, check each task's expected answer names one of its rooms, bind agent and graders."""
+    rooms_path = setup.path("rooms")
+    world = load_world(rooms_path)
+    known = set(world.ids)
+    for task in setup.tasks:
+        if not isinstance(task.expected, str) or not task.expected.strip():
+            raise TaskInputError(f'{task.source}: task {task.id!r} has no "expected_choice" string; add the expected room')
+        if task.expected != NO_ROOM and task.expected not in known:
+            raise TaskInputError(
+                f"{task.source}: task {task.id!r}: expected_choice {task.expected!r} is not a room in "
+                f"{rooms_path}; use one of its room ids or \"{NO_ROOM}\""
             )
-            if rollout.error is None:
-                rollout.answer, why = parse_choice(rollout.final_text, world.ids)
-                if rollout.answer is None:
-                    rollout.fail("no_choice", f"no room chosen ({why})", hint=HINTS.answers["format"])
-            return rollout
-
-        return solve
-
-    def graders(self) -> Mapping[str, Grader]:
-        return {"exact_choice": make_exact_choice(self.world), "constraints": make_constraint_grader(self.world)}
-
-    def describe(self, rollout: Rollout) -> str:
-        if rollout.answer is not None:
-            return rollout.answer
-        return f"— ({rollout.error_kind or 'no answer'})"
+    return suite.replace(
+        solver=RoomAgent(world),
+        graders={"exact_choice": make_exact_choice(world), "constraints": make_constraint_grader(world)},
+    )
 
 
-class RoomSuite:
-    name = "room_selector"
-    settings = {"rooms": "evals/rooms/data/rooms.json"}
+def describe(rollout: Rollout) -> str:
+    if rollout.answer is not None:
+        return rollout.answer
+    return f"— ({rollout.error_kind or 'no answer'})"
 
-    def __init__(self, double=None):
-        # The offline model under --llm=sim: a transport factory (the room simulator, in this repo).
-        self.double = double
 
-    def load(self, config: EvalConfig, root: Path) -> LoadedRoomSuite:
-        rooms_path = config.resolve(root, str(config.extras.get("rooms", self.settings["rooms"])))
-        world = load_world(rooms_path)
-        tasks = load_tasks(config.resolve(root, config.tasks))
-        requests = {task.id: RoomRequest.from_task(task) for task in tasks}
-        known = set(world.ids)
-        for task in tasks:
-            if task.expected != NO_ROOM and task.expected not in known:
-                raise TaskInputError(
-                    f"{task.source}: task {task.id!r}: expected_choice {task.expected!r} is not a room in "
-                    f"{rooms_path}; use one of its room ids or \"{NO_ROOM}\""
-                )
-        prompt = load_prompt(config.resolve(root, config.prompt))
-        prompt.check(PLACEHOLDERS)
-        return LoadedRoomSuite(tasks=tasks, prompt=prompt, world=world, requests=requests)
+def room_suite(double: Any = None) -> Suite:
+    """The suite; `double` is its offline model under --llm=sim (this repo passes the room simulator)."""
+    return Suite(
+        name=NAME,
+        solver=_unbound,
+        input_model=RoomRequest.from_input,
+        values=prompt_values,
+        settings={"rooms": DEFAULT_ROOMS},
+        setup=with_office,
+        describe=describe,
+        double=double,
+    )

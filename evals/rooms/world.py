@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from replaygate.core.errors import read_input
+from replaygate import read_input
 from evals.rooms.clock import is_date, minutes_of
 from evals.rooms.errors import RoomsFileError, shown
 

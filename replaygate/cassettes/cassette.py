@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import httpx2
 from vcr.cassette import Cassette
@@ -27,6 +29,9 @@ from replaygate.core.errors import InputError
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 CASE_HEADER = "x-evals-case"
+# The case whose cassette this asyncio task's requests belong to: the solver's own client calls
+# carry no header of ours, so the case travels with the task instead.
+CURRENT_CASE: ContextVar[str | None] = ContextVar("replaygate_case", default=None)
 
 
 class CassetteMiss(Exception):
@@ -93,6 +98,16 @@ class CassetteLibrary:
         self._open.setdefault(key.relpath, (key, None))  # type: ignore[arg-type]
         return {CASE_HEADER: key.relpath}
 
+    @contextmanager
+    def case(self, key: CaseKey) -> Iterator[None]:
+        """Route this task's requests to `key`'s cassette while the block runs."""
+        self._open.setdefault(key.relpath, (key, None))  # type: ignore[arg-type]
+        token = CURRENT_CASE.set(key.relpath)
+        try:
+            yield
+        finally:
+            CURRENT_CASE.reset(token)
+
     def path_for(self, key: CaseKey) -> Path:
         return self.root / key.relpath
 
@@ -140,9 +155,12 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         relpath = request.headers.get(CASE_HEADER)
+        if relpath is not None:
+            del request.headers[CASE_HEADER]
+        else:
+            relpath = CURRENT_CASE.get()
         if relpath is None:
-            raise RuntimeError(f"request without the {CASE_HEADER} header cannot be routed to a cassette")
-        del request.headers[CASE_HEADER]
+            raise RuntimeError("a model request outside any case cannot be routed to a cassette")
         key, cassette = self.library.cassette(relpath)
         body = await request.aread()
         vcr_request = Request(request.method, str(request.url), body, dict(request.headers))

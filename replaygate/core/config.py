@@ -1,4 +1,9 @@
-"""Settings from `[tool.replaygate]` in pyproject.toml, with environment and command-line overrides."""
+"""Settings from `[tool.replaygate]` in pyproject.toml, with environment and command-line overrides.
+
+A suite's settings, lowest first: the harness defaults, `[tool.replaygate]`, the suite's own
+`[tool.replaygate.suites.<name>]`, what the suite's code sets, then `--set KEY=VALUE` (every suite)
+and `--set suites.<name>.KEY=VALUE` (that suite).
+"""
 
 from __future__ import annotations
 
@@ -57,7 +62,10 @@ class EvalConfig(BaseModel):
     secret_env: list[str] = Field(default_factory=lambda: ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"])
     models: Models = Field(default_factory=Models)
     azure: Azure = Field(default_factory=Azure)
-    graders: dict[str, float] = Field(default_factory=lambda: {"exact_choice": 1.0})
+    # Weight per grader name; empty means every grader of the suite counts equally.
+    graders: dict[str, float] = Field(default_factory=dict)
+    # The score a case needs to pass; unset means the pytest ini option eval_pass_threshold (default 0.8).
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
     # [tool.replaygate.optimize]: read and checked by replaygate.optimize.settings, which the core does not need.
     optimize: dict[str, Any] = Field(default_factory=dict)
 
@@ -67,13 +75,18 @@ class EvalConfig(BaseModel):
         for name, weight in value.items():
             if weight < 0:
                 raise ValueError(f"weight of grader {name!r} is negative")
-        if not any(weight > 0 for weight in value.values()):
+        if value and not any(weight > 0 for weight in value.values()):
             raise ValueError("no grader has a positive weight")
         return value
 
     @property
     def extras(self) -> dict[str, Any]:
         return dict(self.__pydantic_extra__ or {})
+
+    def path(self, root: Path, key: str, default: str = "") -> Path:
+        """A suite's own path setting (a rooms file, say), resolved like the harness's paths."""
+        value = self.extras.get(key, getattr(self, key, default))
+        return self.resolve(root, str(value or default))
 
     def model_for(self, role: str) -> str:
         env = os.environ.get(f"EVALS_{role.upper()}_MODEL")
@@ -116,19 +129,54 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     return data
 
 
-def load_config(pyproject: Path | None, overrides: Mapping[str, Any] = ()) -> EvalConfig:
-    """Read `[tool.replaygate]` (absent file or table: defaults), apply overrides, validate."""
-    data: dict[str, Any] = {}
+def merge_settings(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, table by table; a grader-weight table is replaced whole, never mixed."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key != "graders":
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_table(pyproject: Path | None) -> dict[str, Any]:
+    """`[tool.replaygate]` of a pyproject file; an absent file or table gives {}."""
+    if pyproject is None or not pyproject.is_file():
+        return {}
+    try:
+        return tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("replaygate", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: invalid TOML ({exc}); fix the file") from None
+
+
+def load_config(
+    pyproject: Path | None,
+    overrides: Mapping[str, Any] = (),
+    suite: str | None = None,
+    code: Mapping[str, Any] | None = None,
+) -> EvalConfig:
+    """The settings of one suite (or, with no suite, the project's shared ones), validated."""
     where = str(pyproject) if pyproject else "[tool.replaygate]"
-    if pyproject is not None and pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("replaygate", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{pyproject}: invalid TOML ({exc}); fix the file") from None
-    data = apply_overrides(data, dict(overrides))
+    data = read_table(pyproject)
+    suites = data.pop("suites", {})
+    if not isinstance(suites, dict):
+        raise ConfigError(f"{where}: [tool.replaygate] suites: must be a table of suite tables; write [tool.replaygate.suites.<name>]")
+    overrides = dict(overrides)
+    shared = {key: value for key, value in overrides.items() if not key.startswith("suites.")}
+    own_prefix = f"suites.{suite}."
+    own = {key[len(own_prefix):]: value for key, value in overrides.items() if suite and key.startswith(own_prefix)}
+    table = "[tool.replaygate]"
+    if suite is not None:
+        own_table = suites.get(suite, {})
+        if not isinstance(own_table, dict):
+            raise ConfigError(f"{where}: [tool.replaygate.suites] {suite}: must be a table; write [tool.replaygate.suites.{suite}]")
+        data = merge_settings(merge_settings(data, own_table), code or {})
+        table = f"[tool.replaygate.suites.{suite}]" if own_table else table
+    data = apply_overrides(apply_overrides(data, shared), own)
     try:
         return EvalConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(table)"
-        raise ConfigError(f"{where}: [tool.replaygate] {key}: {first['msg']}; fix the setting or its --set override") from None
+        raise ConfigError(f"{where}: {table} {key}: {first['msg']}; fix the setting or its --set override") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -12,7 +13,7 @@ import httpx2
 
 from replaygate.llm.agent import Decoding
 from replaygate.llm.backend import Backend
-from replaygate.cassettes.cassette import CassetteLibrary, CaseKey
+from replaygate.cassettes.cassette import CassetteLibrary, CaseKey, OfflineTransport
 from replaygate.core.config import EvalConfig
 from replaygate.core.errors import InputError
 from replaygate.llm.judge import LLMJudge
@@ -20,6 +21,9 @@ from replaygate.llm.metering import Meter, MeteredTransport
 from replaygate.core.prompt import PromptTemplate, load_prompt
 from replaygate.core.rollout import Rollout
 from replaygate.core.runner import CaseResult, evaluate
+from replaygate.core.solver import build_solver
+from replaygate.llm.bridge import SyncBridge
+from replaygate.llm.trace import TracingTransport
 from replaygate.cassettes.secrets import secrets_from_env
 from replaygate.core.suite import LoadedSuite, Suite
 from replaygate.core.task import Task
@@ -43,6 +47,7 @@ class RunInfo:
     record_mode: str
     http: str = ""  # what the service did (attempts, retries, failures); live and record runs only
     grader_weights: dict[str, float] = field(default_factory=dict)
+    threshold: float | None = None  # the suite's own pass threshold; None: the session's eval_pass_threshold
 
     @classmethod
     def from_json(cls, text: str) -> "RunInfo":
@@ -77,20 +82,32 @@ class Evaluation:
                 f"{self.config_source}: [tool.replaygate] {unknown[0]}: not a setting of the harness or of suite {self.suite.name!r} "
                 f"(suite settings: {known}); fix the key"
             )
-        self.backend = self.backend.with_double(getattr(self.suite, "double", None), self.suite.name)
+        self.backend = self.backend.with_double(self.suite.double, self.suite.name)
         self.loaded = self.suite.load(self.config, self.root)
-        available = set(self.loaded.graders()) | {JUDGE}
+        own = self.loaded.graders()
+        available = set(own) | {JUDGE}
         for name in self.config.graders:
             if name not in available:
                 raise InputError(
-                    f"[tool.replaygate.graders] {name}: no such grader; use one of {', '.join(sorted(available))}"
+                    f"{self.config_source}: grader weights of suite {self.suite.name!r}: {name}: no such grader; "
+                    f"use one of {', '.join(sorted(available))}"
                 )
+        if not own and not self.uses_judge:
+            raise InputError(f"suite {self.suite.name!r} has no graders; pass graders= to its Suite")
         if self.uses_judge:
             self.judge_template = load_prompt(self.config.resolve(self.root, self.config.judge_prompt))
 
     @property
     def uses_judge(self) -> bool:
-        return self.config.graders.get(JUDGE, 0) > 0
+        """The Agent Lightning-compatible judge (judge_prompt): weighted, and no grader of the suite is named judge."""
+        return self.config.graders.get(JUDGE, 0) > 0 and JUDGE not in self.loaded.graders()
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Weight per grader that runs; with no weights set, every grader of the suite counts equally."""
+        if self.config.graders:
+            return {name: weight for name, weight in self.config.graders.items() if weight > 0 or name in self.loaded.graders()}
+        return {name: 1.0 for name in self.loaded.graders()}
 
     @property
     def mode(self) -> str:
@@ -112,7 +129,8 @@ class Evaluation:
             prompt_version=prompt.version,
             record_mode=self.record_mode,
             http=self.service_summary(),
-            grader_weights=dict(sorted(self.config.graders.items())),
+            grader_weights=dict(sorted(self.weights.items())),
+            threshold=self.config.threshold,
         )
 
     def service_summary(self) -> str:
@@ -158,14 +176,14 @@ class Evaluation:
             label=self.backend.label,
             record_errors=config.record_errors,
         )
-        transport = library.transport() if use_cassettes else inner
+        transport = TracingTransport(library.transport() if use_cassettes else inner or OfflineTransport())
         keys: dict[tuple[str, int], CaseKey] = {}
 
-        def headers_for(task: Task, repeat: int) -> Mapping[str, str]:
-            if not use_cassettes:
-                return {}
-            key = keys.setdefault((task.id, repeat), self.case_key(task, repeat, group))
-            return library.headers_for(key)
+        def key_of(task: Task, repeat: int) -> CaseKey:
+            return keys.setdefault((task.id, repeat), self.case_key(task, repeat, group))
+
+        def scope(task: Task, repeat: int):
+            return library.case(key_of(task, repeat)) if use_cassettes else nullcontext()
 
         def finished(result: CaseResult) -> None:
             key = keys.get((result.task.id, result.repeat))
@@ -178,6 +196,14 @@ class Evaluation:
             if on_result is not None:
                 on_result(result)
 
+        loop = asyncio.get_running_loop()
+        sync_http: list[httpx2.Client] = []
+
+        def sync_client():
+            if not sync_http:
+                sync_http.append(httpx2.Client(transport=SyncBridge(transport, loop), timeout=config.timeout_s))
+            return self.backend.client("agent", sync_http[0], config.timeout_s, config.record_errors)
+
         async with httpx2.AsyncClient(transport=transport, timeout=config.timeout_s) as http:
             agent_client = self.backend.client("agent", http, config.timeout_s, config.record_errors)
             decoding = Decoding(
@@ -186,24 +212,23 @@ class Evaluation:
                 seed=config.seed,
                 max_turns=config.max_turns,
             )
-            solver = loaded.solver(agent_client, decoding, headers_for)
-            graders = dict(loaded.graders())
+            solver = build_solver(loaded, agent_client, sync_client, decoding)
+            weights = self.weights
+            graders = {name: grader for name, grader in loaded.graders().items() if name in weights}
+            judge_client = self.backend.client(JUDGE, http, config.timeout_s, config.record_errors)
+            for name, grader in graders.items():
+                if getattr(grader, "needs_model", False):
+                    graders[name] = grader.bind(judge_client, config.model_for(JUDGE), seed=config.seed)
             if self.uses_judge:
-                judge_client = self.backend.client(JUDGE, http, config.timeout_s, config.record_errors)
-                graders[JUDGE] = LLMJudge(
-                    judge_client,
-                    config.model_for(JUDGE),
-                    self.judge_template,
-                    lambda task, rollout: headers_for(task, rollout.repeat),
-                    seed=config.seed,
-                )
-            graders = {name: grader for name, grader in graders.items() if name in config.graders}
-            weights = {name: config.graders[name] for name in graders}
+                graders[JUDGE] = LLMJudge(judge_client, config.model_for(JUDGE), self.judge_template,
+                                          lambda task, rollout: {}, seed=config.seed)
             cases = [(task, repeat) for task in tasks for repeat in range(repeats)]
             try:
-                return await evaluate(cases, solver, graders, weights, config.concurrency, on_result=finished)
+                return await evaluate(cases, solver, graders, weights, config.concurrency, on_result=finished, scope=scope)
             finally:
                 self.simulator_seen = library.simulator_seen
+                for client in sync_http:
+                    client.close()
 
     def describe(self, rollout: Rollout | None) -> str:
         return self.loaded.describe(rollout) if rollout is not None else ""

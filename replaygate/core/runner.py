@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
 from typing import Awaitable, Callable, Mapping, Sequence
 
 from replaygate.core.rollout import Rollout
@@ -52,13 +53,18 @@ async def evaluate(
     weights: Mapping[str, float],
     concurrency: int,
     on_result: Callable[[CaseResult], None] | None = None,
+    scope: Callable[[Task, int], AbstractContextManager] | None = None,
 ) -> list[CaseResult]:
-    """Results come back in the order of `cases`, whatever order they finish in."""
+    """Results come back in the order of `cases`, whatever order they finish in.
+
+    `scope(task, repeat)` is entered around each case, in the case's own asyncio task.
+    """
     gate = asyncio.Semaphore(concurrency)
 
     async def one(task: Task, repeat: int) -> CaseResult:
         async with gate:
-            result = await run_case(task, repeat, solver, graders, weights)
+            with scope(task, repeat) if scope is not None else nullcontext():
+                result = await run_case(task, repeat, solver, graders, weights)
         if on_result is not None:
             try:
                 on_result(result)

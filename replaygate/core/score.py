@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Mapping, Union
+from typing import Any, Awaitable, Callable, Mapping, Union
 
 from replaygate.core.errors import InputError
 from replaygate.core.rollout import Rollout
 from replaygate.core.task import Task
+
+_RETURN = "return a Score, a float in [0, 1], a bool, or a (value, reason) tuple"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 @dataclass(frozen=True)
@@ -22,16 +30,43 @@ class Score:
         if not 0.0 <= self.value <= 1.0:
             raise ValueError(f"score {self.value} is outside [0, 1]")
 
+    @classmethod
+    def of(cls, result: Any, grader: str = "grader") -> "Score":
+        """The Score a grader's result stands for: a Score, a number in [0, 1], a bool, or a (value, reason) tuple."""
+        if isinstance(result, Score):
+            return result
+        value, reason = result, None
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
+            value, reason = result
+        if isinstance(value, bool):
+            return cls(float(value), reason if reason is not None else ("passed" if value else "failed"))
+        if isinstance(value, numbers.Real):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = float("inf")
+            if not 0.0 <= number <= 1.0:  # NaN fails this too
+                raise ValueError(f"grader {grader!r} returned {_shown(value)}, outside [0, 1]; {_RETURN}")
+            return cls(number, reason if reason is not None else f"scored {number:g}")
+        raise TypeError(f"grader {grader!r} returned {_shown(result)} ({type(result).__name__}); {_RETURN}")
 
+
+# `grade` also accepts what Score.of reads (a float, a bool, a (value, reason) tuple), so simple graders stay simple.
 Grader = Callable[[Task, Rollout], Union[Score, Awaitable[Score]]]
 
 
+def grader_name(grader: Grader) -> str:
+    """The grader's `name` attribute, else its function or class name."""
+    name = getattr(grader, "name", None)
+    return name if isinstance(name, str) else getattr(grader, "__name__", type(grader).__name__)
+
+
 async def grade(grader: Grader, task: Task, rollout: Rollout) -> Score:
-    """Run a sync or async grader."""
+    """Run a sync or async grader and read its result as a Score."""
     result = grader(task, rollout)
     if inspect.isawaitable(result):
         result = await result
-    return result
+    return Score.of(result, grader_name(grader))
 
 
 def composite(scores: Mapping[str, Score], weights: Mapping[str, float]) -> Score:

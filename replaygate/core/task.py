@@ -1,20 +1,27 @@
-"""Tasks: the cases a suite runs, read from Agent Lightning style JSONL."""
+"""Tasks: the cases a suite runs, from a JSONL, JSON or YAML file or a Python list.
+
+A task is `{"id", "input", "expected"?, "split"?, "tags"?}`; Agent Lightning's
+`task_input` and `expected_choice` are read as `input` and `expected`.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from replaygate.core.errors import InputError, read_input
 
 SPLITS = ("train", "validation", "holdout")
+FORMS = {".jsonl": "JSONL", ".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
+# Safe in an HTTP header, a file name and a pytest id: ids travel in all three.
+ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+@=")
 
 
 @dataclass(frozen=True)
 class Task:
-    """One case: the input handed to the agent and the answer expected back."""
+    """One case: the input handed to the agent and, when graders need one, the answer expected back."""
 
     id: str
     input: Mapping[str, Any]
@@ -28,28 +35,21 @@ class TaskFileError(InputError):
     pass
 
 
-def parse_task_line(line: str, where: str) -> Task:
-    """Parse one JSONL line `{"id", "task_input", "expected_choice"[, "split", "tags"]}`."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise TaskFileError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno}); fix or delete the line") from None
-    except (ValueError, RecursionError) as exc:
-        # Numbers too long to convert, nesting too deep to parse: still just a bad line.
-        raise TaskFileError(f"{where}: not usable JSON ({type(exc).__name__}); fix or delete the line") from None
+def task_from_object(obj: Any, where: str) -> Task:
+    """Check one task object; every error names `where` and the fix."""
     if not isinstance(obj, dict):
-        raise TaskFileError(f"{where}: expected a JSON object, got {type(obj).__name__}; write one task object per line")
+        raise TaskFileError(f"{where}: expected a task object, got {type(obj).__name__}; write one object per task")
     task_id = obj.get("id")
     if not isinstance(task_id, str) or not task_id.strip():
         raise TaskFileError(f'{where}: missing "id" (a non-empty string); give every task a unique id')
-    if any(ch.isspace() for ch in task_id) or "/" in task_id:
-        raise TaskFileError(f'{where}: task id {task_id!r} contains whitespace or "/"; use letters, digits, "-", "_" or "."')
-    task_input = obj.get("task_input")
-    if not isinstance(task_input, dict):
-        raise TaskFileError(f'{where}: task {task_id!r} has no "task_input" object; add the inputs as a JSON object')
-    expected = obj.get("expected_choice")
-    if not isinstance(expected, str) or not expected.strip():
-        raise TaskFileError(f'{where}: task {task_id!r} has no "expected_choice" string; add the expected answer')
+    bad = sorted(set(task_id) - ID_CHARS)
+    if bad:
+        raise TaskFileError(f"{where}: task id {task_id!r} contains {bad[0]!r}; use ASCII letters, digits and - _ . : + @ =")
+    has_input = "input" in obj or "task_input" in obj
+    task_input = obj.get("input", obj.get("task_input"))
+    if not has_input or not isinstance(task_input, dict):
+        raise TaskFileError(f'{where}: task {task_id!r} has no "input" object; add the inputs as an object')
+    expected = obj.get("expected", obj.get("expected_choice"))
     split = obj.get("split")
     if split is not None and split not in SPLITS:
         raise TaskFileError(f"{where}: task {task_id!r} has split {split!r}; use one of {', '.join(SPLITS)} or leave it out")
@@ -59,21 +59,94 @@ def parse_task_line(line: str, where: str) -> Task:
     return Task(id=task_id, input=task_input, expected=expected, split=split, tags=tuple(tags), source=where)
 
 
-def load_tasks(path: str | Path) -> list[Task]:
-    """Read a JSONL task file; blank lines and lines starting with # are skipped."""
-    path = Path(path)
-    text = read_input(path, TaskFileError, "task file", "check the tasks path in pyproject.toml or pass --tasks", "JSONL")
-    tasks: list[Task] = []
-    seen: dict[str, str] = {}
+def parse_task_line(line: str, where: str) -> Task:
+    """Parse one JSONL line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TaskFileError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno}); fix the JSON on this line") from None
+    except (ValueError, RecursionError) as exc:
+        # Numbers too long to convert, nesting too deep to parse: still just a bad line.
+        raise TaskFileError(f"{where}: not usable JSON ({type(exc).__name__}); fix the JSON on this line") from None
+    return task_from_object(obj, where)
+
+
+def _jsonl_objects(text: str, path: Path) -> Iterable[tuple[Any, str]]:
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        where = f"{path}:{lineno}"
-        task = parse_task_line(line, where)
-        if task.id in seen:
-            raise TaskFileError(f"{where}: task id {task.id!r} already used at {seen[task.id]}; task ids must be unique")
-        seen[task.id] = where
-        tasks.append(task)
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield line, f"{path}:{lineno}"
+
+
+def _json_objects(text: str, path: Path) -> Iterable[tuple[Any, str]]:
+    """The items of a JSON array, each with the line it starts on."""
+    decoder = json.JSONDecoder()
+    pos = len(text) - len(text.lstrip())
+    if not text.startswith("[", pos):
+        raise TaskFileError(f"{path}:1: a JSON task file holds one array of task objects; wrap the tasks in [ ]")
+    pos += 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text):
+            raise TaskFileError(f"{path}: the task array is not closed; end it with ]")
+        if text[pos] == "]":
+            return
+        where = f"{path}:{text.count(chr(10), 0, pos) + 1}"
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            raise TaskFileError(f"{where}: not valid JSON ({getattr(exc, 'msg', type(exc).__name__)}); fix this task") from None
+        yield obj, where
+
+
+def _yaml_objects(text: str, path: Path) -> Iterable[tuple[Any, str]]:
+    import yaml  # only YAML task files pay for it
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise TaskFileError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the YAML") from None
+    if root is None or not isinstance(root, yaml.SequenceNode):
+        raise TaskFileError(f"{path}:1: a YAML task file holds one list of tasks; start each task with '- '")
+    for node in root.value:
+        obj = yaml.SafeLoader(yaml.serialize(node)).get_single_data()
+        yield obj, f"{path}:{node.start_mark.line + 1}"
+
+
+def load_tasks(path: str | Path, parse_input: Callable[[Mapping[str, Any], str], Any] | None = None) -> list[Task]:
+    """Read a task file (.jsonl, .json, .yaml); blank and # lines of JSONL are skipped."""
+    path = Path(path)
+    form = FORMS.get(path.suffix.lower(), "JSONL")
+    text = read_input(path, TaskFileError, "task file", "check the tasks path in pyproject.toml or pass --tasks", form)
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first task
+    if form == "JSONL":
+        items = ((parse_task_line(line, where), where) for line, where in _jsonl_objects(text, path))
+    else:
+        reader = _json_objects if form == "JSON" else _yaml_objects
+        items = ((task_from_object(obj, where), where) for obj, where in reader(text, path))
+    tasks = check_tasks([task for task, _ in items], str(path), parse_input)
+    return tasks
+
+
+def tasks_from_list(items: Sequence[Task | Mapping[str, Any]], where: str,
+                    parse_input: Callable[[Mapping[str, Any], str], Any] | None = None) -> list[Task]:
+    """Tasks given in code: Task objects or task dicts."""
+    tasks = [item if isinstance(item, Task) else task_from_object(dict(item), f"{where}[{index}]")
+             for index, item in enumerate(items)]
+    return check_tasks(tasks, where, parse_input)
+
+
+def check_tasks(tasks: list[Task], where: str, parse_input: Callable[[Mapping[str, Any], str], Any] | None) -> list[Task]:
+    """Unique ids, at least one task, and every input valid for the suite."""
     if not tasks:
-        raise TaskFileError(f"{path}: no tasks in the file; add at least one JSONL task line")
+        raise TaskFileError(f"{where}: no tasks; add at least one task")
+    seen: dict[str, str] = {}
+    for task in tasks:
+        if task.id in seen:
+            raise TaskFileError(f"{task.source or where}: task id {task.id!r} already used at {seen[task.id]}; task ids must be unique")
+        seen[task.id] = task.source or where
+        if parse_input is not None:
+            parse_input(task.input, f"{task.source or where}: task {task.id!r}")
     return tasks

@@ -125,3 +125,9 @@ async def run_tool_loop(
     if rollout.error is None and rollout.tool_calls and all(c.error for c in rollout.tool_calls):
         rollout.fail("bad_tool_call", f"bad tool call: {rollout.tool_calls[-1].error}")
     return rollout
+
+
+async def tool_loop(client: openai.AsyncOpenAI, prompt: Any, tools: Sequence[Tool]) -> Rollout:
+    """Run the rendered prompt (a `replaygate.Prompt`) through the tool-calling loop; a solver may return the Rollout."""
+    decoding = Decoding(model=prompt.model, temperature=prompt.temperature, seed=prompt.seed, max_turns=prompt.max_turns)
+    return await run_tool_loop(client, decoding, prompt.messages, tools, task_id="")

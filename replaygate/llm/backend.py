@@ -54,14 +54,16 @@ class Backend:
         return httpx2.AsyncHTTPTransport(limits=limits, retries=0)
 
     def client(
-        self, role: str, http_client: httpx2.AsyncClient, timeout_s: float, replays_errors: bool = False
-    ) -> openai.AsyncOpenAI:
+        self, role: str, http_client: httpx2.AsyncClient | httpx2.Client, timeout_s: float, replays_errors: bool = False
+    ) -> openai.AsyncOpenAI | openai.OpenAI:
+        """The SDK client for a role; a sync httpx2 client gets the sync SDK client."""
         # Replays never wait on retries, unless the cassettes hold recorded errors that the
         # live run retried past; live calls get the SDK's own backoff.
         retries = 0 if self.kind == "replay" and not replays_errors else 3
         if self.kind == "azure":
             deployment = (self.deployments or {}).get(role, "")
-            return openai.AsyncAzureOpenAI(
+            azure = openai.AzureOpenAI if isinstance(http_client, httpx2.Client) else openai.AsyncAzureOpenAI
+            return azure(
                 api_key=self.api_key,
                 azure_endpoint=self.base_url,
                 api_version=self.api_version,
@@ -70,7 +72,8 @@ class Backend:
                 max_retries=retries,
                 timeout=timeout_s,
             )
-        return openai.AsyncOpenAI(
+        plain = openai.OpenAI if isinstance(http_client, httpx2.Client) else openai.AsyncOpenAI
+        return plain(
             api_key=self.api_key or "no-key-needed",
             base_url=self.base_url,
             http_client=http_client,

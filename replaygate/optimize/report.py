@@ -63,12 +63,17 @@ def _comparison(docs: Sequence[Mapping[str, Any]]) -> list[str]:
             d["strategy"], d["seed"], d["incumbent"]["version"], f"{d['budget']['used']} of {d['budget']['rollouts']}",
             d["budget"]["optimizer_calls"], _num(d["trajectory"][-1]["best_val"] if d["trajectory"] else None),
             f"{_num(before.get(metric))} → {_num(after.get(metric))}",
-            f"{_num(before.get('exact_choice'))} → {_num(after.get('exact_choice'))}" if "exact_choice" in after else "—",
+            "; ".join(f"{name} {_num(before.get(name))} → {_num(after.get(name))}" for name in _graders(after, metric)) or "—",
             "yes" if d["accepted"] else "no",
         ])
     headers = ["strategy", "seed", "from", "rollouts", "optimizer calls", "best validation", "holdout metric",
-               "holdout exact_choice", "accepted"]
+               "holdout by grader", "accepted"]
     return ["## Strategies compared", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+
+
+def _graders(split: Mapping[str, Any], metric: str) -> list[str]:
+    """The suite's own graders in a split's scores: every key but the composite, the metric and the counts."""
+    return sorted(key for key in split if key not in {"score", metric, "n", "of"})
 
 
 def _operators(stats: Sequence[Mapping[str, Any]]) -> list[str]:

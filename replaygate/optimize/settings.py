@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -33,6 +34,8 @@ class ApoSettings(BaseModel):
     val_batch_size: int = Field(8, ge=1, le=512)
 
 
+PACKAGED = Path(__file__).with_name("prompts")
+
 EVO_OPERATORS = ("add_constraint", "add_example", "add_emphasis", "reorder_instructions", "simplify",
                  "reflect", "crossover")
 
@@ -51,8 +54,8 @@ class EvoSettings(BaseModel):
     operators: tuple[str, ...] = EVO_OPERATORS
     # Off for a heuristic-only run: LLM operators (reflect, crossover) cost optimizer calls.
     llm_operators: bool = True
-    reflect_prompt: str = "prompts/optimizer/reflect.md"
-    crossover_prompt: str = "prompts/optimizer/crossover.md"
+    reflect_prompt: str = str(PACKAGED / "reflect.md")
+    crossover_prompt: str = str(PACKAGED / "crossover.md")
 
     @model_validator(mode="after")
     def _known_operators(self) -> "EvoSettings":
@@ -77,8 +80,9 @@ class OptimizeSettings(BaseModel):
     cache: str = ".evals/optimize-cache.jsonl"
     history: str = "prompts/history"
     report: str = "reports/optimization.md"
-    critique_prompt: str = "prompts/optimizer/critique.md"
-    edit_prompt: str = "prompts/optimizer/edit.md"
+    # The optimizer's own prompts ship with the harness; point these at files of yours to change them.
+    critique_prompt: str = str(PACKAGED / "critique.md")
+    edit_prompt: str = str(PACKAGED / "edit.md")
     apo: ApoSettings = Field(default_factory=ApoSettings)
     evo: EvoSettings = Field(default_factory=EvoSettings)
 

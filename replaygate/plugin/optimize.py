@@ -14,6 +14,7 @@ from replaygate.llm.backend import resolve_backend
 from replaygate.core.errors import InputError
 from replaygate.optimize.run import OptimizationRun, optimize
 from replaygate.optimize.settings import STRATEGIES, load_settings
+from replaygate.plugin.session import suite_of
 from replaygate.plugin.suite import STATE, CaseBelowThreshold
 
 RUNS = pytest.StashKey[list[OptimizationRun]]()
@@ -54,7 +55,7 @@ def _suites(items: list[pytest.Item]) -> list:
     found = {}
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        suite = getattr(item.module, "SUITE", None) if "eval_case" in params else None
+        suite = suite_of(item) if "eval_case" in params else None
         if suite is not None:
             found.setdefault(suite.name, suite)
     return list(found.values())
@@ -91,7 +92,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         say(f"optimize {settings.strategy} {suite.name}: budget {settings.budget} rollouts, seed {settings.seed}, "
             f"via {backend.label}")
         try:
-            run = optimize(suite, state.config, state.root, backend, settings, state.environ,
+            run = optimize(suite, state.suite_config(suite), state.root, backend, settings, state.environ,
                            progress=lambda line, name=suite.name: say(f"optimize {name}: {line}"))
         except (InputError, ValueError) as exc:
             raise pytest.UsageError(f"--optimize: {exc}") from None

@@ -14,10 +14,11 @@ import pytest
 
 from replaygate.llm.backend import resolve_backend
 from replaygate.results.baseline import load_baseline
-from replaygate.cassettes.cassette import CassetteMiss
-from replaygate.core.config import load_config
+from replaygate.cassettes.cassette import CaseKey, CassetteMiss
+from replaygate.core.config import EvalConfig, load_config
 from replaygate.core.errors import InputError
 from replaygate.core.evaluation import Evaluation, RunInfo
+from replaygate.core.suite import CASES_ATTRIBUTE, Suite, SuiteSetup
 from replaygate.results.gate import BaselineDiff, GateSettings
 from replaygate.results.record import CaseRecord
 from replaygate.results.results import RunResults, SuiteResults
@@ -116,7 +117,10 @@ class EvalSession:
         self.started = time.time()
         self.environ = dict(os.environ)
         try:
-            self.config = load_config(self.root / "pyproject.toml", overrides)
+            self.pyproject = self.root / "pyproject.toml"
+            self.overrides = overrides
+            # The project's shared settings (cassettes, reports, baseline); each suite layers its own on top.
+            self.config = load_config(self.pyproject, overrides)
             self.backend = resolve_backend(
                 config.getoption("llm"),
                 self.record_mode != "none",
@@ -179,11 +183,25 @@ class EvalSession:
             self._info_json[suite.name] = self.evaluation(suite).info().to_json()
         return self._info_json[suite.name]
 
-    def evaluation(self, suite) -> Evaluation:
+    def suite_config(self, suite: Suite) -> EvalConfig:
+        """A suite's settings: shared table, its own table, its code, then --set."""
+        return load_config(self.pyproject, self.overrides, suite=suite.name, code=suite.code_settings())
+
+    def threshold_for(self, suite: Suite) -> float:
+        own = self.evaluation(suite).config.threshold
+        return self.threshold if own is None else own
+
+    def evaluation(self, suite: Suite) -> Evaluation:
         if suite.name not in self.evaluations:
+            given = [flag for flag, option in (("--tasks", "eval_tasks"), ("--prompt", "eval_prompt"))
+                     if self.pytest_config.getoption(option) is not None]
+            if given and self.evaluations:
+                first = next(iter(self.evaluations))
+                raise InputError(f"{given[0]} names one suite's file, but this session runs suites {first!r} and "
+                                 f"{suite.name!r}; select one suite (a path or -k), or use --set suites.<name>.tasks=…")
             self.evaluations[suite.name] = Evaluation(
-                suite, self.config, self.root, self.backend, self.record_mode, self.environ,
-                config_source=str(self.root / "pyproject.toml"),
+                suite, self.suite_config(suite), self.root, self.backend, self.record_mode, self.environ,
+                config_source=str(self.pyproject),
             )
         return self.evaluations[suite.name]
 
@@ -198,7 +216,7 @@ class EvalSession:
                 for it in item.session.items
                 if isinstance(it, pytest.Function)
                 and "eval_case" in getattr(getattr(it, "callspec", None), "params", {})
-                and getattr(it.module, "SUITE", None) is suite
+                and getattr(suite_of(it), "name", None) == suite.name
                 and it.callspec.params["eval_case"].id not in done
             ]
             if task not in wanted:
@@ -240,24 +258,56 @@ class RecordCollector:
 
 
 class AdHocRunner:
-    """Runs tasks a test builds itself (Hypothesis-generated, say) through the session's backend and cassettes."""
+    """The `eval_runner` fixture: runs tasks a test builds itself (Hypothesis-generated, say) as a suite's cases."""
 
     def __init__(self, state: EvalSession):
         self.state = state
 
-    def run(self, suite, loaded, tasks: list[Task], group: str) -> list[CaseResult]:
-        evaluation = self.state.evaluation(suite)
+    def _evaluation(self, suite: Suite) -> Evaluation:
         try:
-            return evaluation.run(tasks, loaded=loaded, group=group)
+            return self.state.evaluation(suite)
         except InputError as exc:
             pytest.fail(str(exc), pytrace=False)
 
-    def check(self, result: CaseResult, nodeid: str) -> None:
-        """Fail like a suite case does: cassette misses name the command that records them."""
-        CaseOutcome([result], self.state.threshold, nodeid, lambda r: getattr(r, "answer", None) or "—",
-                    self.state.rerun_options(), min_passes=1).check()
+    def mode(self, suite: Suite) -> str:
+        """replay, record or live: a live run has no cassettes to match, so it may explore freely."""
+        return self._evaluation(suite).mode
 
-    def note_failure(self, suite, result: CaseResult) -> None:
+    def setup(self, suite: Suite) -> SuiteSetup:
+        """The suite's resolved settings, root and tasks, as its `setup` hook saw them."""
+        evaluation = self._evaluation(suite)
+        return SuiteSetup(evaluation.config, self.state.root, evaluation.loaded.tasks, suite.settings)
+
+    def threshold(self, suite: Suite) -> float:
+        return self.state.threshold_for(suite)
+
+    def cassette_folder(self, suite: Suite, group: str) -> Path:
+        """Where the cassettes of `group` (this test's own cases) are kept for the suite's agent model."""
+        evaluation = self._evaluation(suite)
+        relpath = CaseKey(group, evaluation.config.model_for("agent"), "-").relpath
+        return evaluation.config.resolve(self.state.root, evaluation.config.cassettes) / Path(relpath).parent
+
+    def run(self, suite: Suite, tasks: list[Task], group: str) -> list[CaseResult]:
+        """Run `tasks` under the suite's prompt, solver and graders, with cassettes in their own `group` folder."""
+        evaluation = self._evaluation(suite)
+        try:
+            return evaluation.run(tasks, loaded=evaluation.loaded.with_tasks(tasks), group=group)
+        except InputError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def check(self, result: CaseResult, nodeid: str, suite: Suite | None = None) -> None:
+        """Fail like a suite case does: cassette misses name the command that records them."""
+        threshold = self.state.threshold_for(suite) if suite is not None else self.state.threshold
+        describe = self.state.evaluation(suite).describe if suite is not None else (lambda r: getattr(r, "answer", None) or "—")
+        CaseOutcome([result], threshold, nodeid, describe, self.state.rerun_options(), min_passes=1).check()
+
+    def note_failure(self, suite: Suite, result: CaseResult) -> None:
         """Remember a failing example; Hypothesis replays the shrunk one last, so the last noted is the smallest."""
         self.state.evaluation(suite)
         self.state.pending_minimal = (suite.name, result)
+
+
+def suite_of(item: pytest.Item) -> Suite | None:
+    """The suite a test runs the cases of: marked with `Suite.cases`, or named SUITE in its module."""
+    function = getattr(item, "function", None)
+    return getattr(function, CASES_ATTRIBUTE, None) or getattr(getattr(item, "module", None), "SUITE", None)

@@ -15,21 +15,22 @@ from pathlib import Path
 import pytest
 
 from replaygate.llm.backend import LLM_CHOICES
-from replaygate.results.baseline import load_baseline, updated_baseline, write_baseline
+from replaygate.results.baseline import load_baseline, updated_baseline, updated_suite, write_baseline
 from replaygate.cassettes.cassette import RECORD_MODES
 from replaygate.core.errors import InputError
-from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, missing_baseline_note
+from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, missing_baseline_note, older_format_note
 from replaygate.results.publish import compare_run, publish
 from replaygate.results.record import record_case
 from replaygate.results.report import write_report
 from replaygate.cassettes.secrets import secrets_from_env
 from replaygate.results.shards import in_shard, versions
 from replaygate.core.task import Task
-from replaygate.plugin.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, RecordCollector
+from replaygate.plugin.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, RecordCollector, suite_of
 
 __all__ = ["CaseBelowThreshold"]  # suite tests that check results themselves raise it
 
 STATE = pytest.StashKey["EvalSession"]()
+BASELINE_NOTE = pytest.StashKey[str]()  # the gate baseline's older-format line, for the terminal summary
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,9 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="vcrpy record mode; none (default) replays only and never touches the network")
     group.addoption("--concurrency", dest="eval_concurrency", type=int, default=None, help="rollouts in flight at once (default 8)")
     group.addoption("--max-turns", dest="eval_max_turns", type=int, default=None, help="model calls per rollout (default 2: one tool round, then the answer)")
-    group.addoption("--tasks", dest="eval_tasks", default=None, help="task JSONL file (overrides [tool.replaygate] tasks)")
-    group.addoption("--prompt", dest="eval_prompt", default=None, help="prompt template file (overrides [tool.replaygate] prompt)")
-    group.addoption("--set", dest="eval_set", action="append", metavar="KEY=VALUE", help="override any [tool.replaygate] setting, e.g. --set graders.judge=0")
+    group.addoption("--tasks", dest="eval_tasks", default=None, help="task file (JSONL, JSON or YAML) of the one suite this session runs; overrides its tasks setting")
+    group.addoption("--prompt", dest="eval_prompt", default=None, help="prompt file of the one suite this session runs; overrides its prompt setting")
+    group.addoption("--set", dest="eval_set", action="append", metavar="KEY=VALUE", help="override a setting of every suite (--set concurrency=4) or of one (--set suites.triage.threshold=0.9)")
     group.addoption("--update-baseline", action="store_true", help="rewrite the baseline file with this run's scores")
     group.addoption("--repeat", dest="eval_repeat", type=int, default=1, metavar="N",
                     help="run every case N times (repeat k replays cassette <task>.r<k>.json)")
@@ -82,9 +83,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "eval_case" not in metafunc.fixturenames:
         return
-    suite = getattr(metafunc.module, "SUITE", None)
+    suite = suite_of(metafunc.definition)
     if suite is None:
-        raise pytest.Collector.CollectError(f"{metafunc.module.__file__}: uses eval_case but defines no SUITE; add SUITE = <your suite>")
+        raise pytest.Collector.CollectError(
+            f"{metafunc.module.__file__}::{metafunc.function.__name__}: uses eval_case but names no suite; "
+            "decorate it with @<your suite>.cases")
     state = metafunc.config.stash[STATE]
     try:
         tasks = list(state.evaluation(suite).loaded.tasks)
@@ -103,7 +106,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         task = getattr(getattr(item, "callspec", None), "params", {}).get("eval_case")
-        if isinstance(task, Task) and state.baseline.known_failure(task.id):
+        suite = suite_of(item)
+        if isinstance(task, Task) and suite is not None and state.baseline.known_failure(suite.name, task.id):
             item.add_marker(pytest.mark.xfail(
                 reason=f"known failure in {state.baseline.path.name}", raises=CaseBelowThreshold, strict=False))
         elif item.get_closest_marker("eval_property") and state.baseline.known_property_failure(item.nodeid):
@@ -122,7 +126,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             suite_name, result = state.pending_minimal
             state.pending_minimal = None
             evaluation = state.evaluations[suite_name]
-            record = record_case(result, state.threshold, evaluation.describe, with_input=True)
+            record = record_case(result, state.threshold_for(evaluation.suite), evaluation.describe, with_input=True)
             report.user_properties += [("eval_suite", suite_name), ("eval_minimal", record.to_json()),
                                        ("eval_info", evaluation.info().to_json())]
     return report
@@ -131,11 +135,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 @pytest.fixture
 def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
     state: EvalSession = request.config.stash[STATE]
-    suite = request.module.SUITE
+    suite = suite_of(request.node)
     task: Task = request.param
     results = state.result_for(request.node, suite, task)
     evaluation = state.evaluation(suite)
-    records = [record_case(result, state.threshold, evaluation.describe) for result in results]
+    threshold = state.threshold_for(suite)
+    records = [record_case(result, threshold, evaluation.describe) for result in results]
     first = records[0]
     props = request.node.user_properties
     # Readable fields for JUnit XML (the first repeat's), then the machine-readable records the report is built from.
@@ -150,7 +155,7 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
         ("eval_records", json.dumps([asdict(r) for r in records], sort_keys=True, ensure_ascii=False)),
         ("eval_info", state.info_json(suite)),
     ]
-    return CaseOutcome(results, state.threshold, request.node.nodeid, evaluation.describe, state.rerun_options(),
+    return CaseOutcome(results, threshold, request.node.nodeid, evaluation.describe, state.rerun_options(),
                        state.min_passes)
 
 
@@ -168,6 +173,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.results_json:
         write_report(Path(state.results_json), results.to_json(), secrets)
     gate_baseline = state.gate_baseline
+    session.config.stash[BASELINE_NOTE] = older_format_note(gate_baseline)
     # An interrupted run has seen only part of the suite: it never becomes the baseline.
     if state.update_baseline and exitstatus != pytest.ExitCode.INTERRUPTED and (results.suites or results.properties):
         state.previous_diffs = compare_run(results, gate_baseline, state.gate)
@@ -175,6 +181,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if state.gate_baseline_path == state.baseline_path:
             # The report then reads as the next plain run's will: against the baseline just written.
             gate_baseline = load_baseline(state.baseline_path)
+            session.config.stash[BASELINE_NOTE] = older_format_note(gate_baseline)
     if not results.suites:
         return
     state.diffs = compare_run(results, gate_baseline, state.gate, missing_baseline_note(state.gate_baseline_path))
@@ -214,6 +221,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             terminalreporter.write_line(f"evals {name}: gate not enforced ({why})")
         else:
             terminalreporter.write_line(f"evals {name}: {diff.summary()}", red=diff.failed, bold=diff.failed)
+    failed = sorted(name for name, diff in state.diffs.items() if diff.failed)
+    if failed and gate_enforced(state) and len(state.diffs) > 1:
+        terminalreporter.write_line(f"evals: gate FAILED for suite{'s' if len(failed) > 1 else ''} {', '.join(failed)}",
+                                    red=True, bold=True)
+    if state.diffs and config.stash.get(BASELINE_NOTE, ""):
+        terminalreporter.write_line(f"evals: {config.stash[BASELINE_NOTE]}")
 
 
 def gate_enforced(state: EvalSession) -> bool:
@@ -221,12 +234,12 @@ def gate_enforced(state: EvalSession) -> bool:
 
 
 def accepted_baseline(old, results) -> dict:
-    """This run as the baseline, keeping what did not run."""
-    meta = dict(old.meta) if old else {}
-    meta.pop("threshold", None)
-    outcomes = {}
-    for suite in results.suites.values():
-        meta.update(results.run_settings(suite))
-        outcomes.update(suite.outcomes(results.min_passes))
-    meta["min_passes"] = results.min_passes or results.repeats
-    return updated_baseline(old, outcomes, results.threshold, meta, results.properties)
+    """This run as the baseline: the suites that ran are rewritten (keeping their cases that did not run), the rest kept."""
+    suites = {}
+    for name, suite in results.suites.items():
+        entry = old.suite(name) if old else None
+        meta = {**(entry.meta if entry else {}), **results.run_settings(suite),
+                "min_passes": results.min_passes or results.repeats}
+        threshold = meta.pop("threshold")
+        suites[name] = updated_suite(entry, suite.outcomes(results.min_passes), threshold, meta)
+    return updated_baseline(old, suites, results.properties)

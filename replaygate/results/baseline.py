@@ -1,7 +1,8 @@
-"""The committed baseline: each case's score and pass state from an accepted run."""
+"""The committed baseline: each suite's case scores and pass states from an accepted run, and its run settings."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +12,10 @@ from replaygate.core.atomic import write_text_atomic
 from replaygate.core.errors import InputError
 from replaygate.results.outcome import TaskOutcome
 
-FORMAT = 2
-READABLE_FORMATS = (1, 2)  # format 1 lacks the run's settings and per-grader scores, and is still read
+FORMAT = 3
+# Format 1 lacks the run's settings and per-grader scores; formats 1 and 2 hold one suite's cases, not keyed by suite.
+READABLE_FORMATS = (1, 2, 3)
+_FIX = "restore it from git, or rewrite it with --update-baseline"
 
 
 class BaselineError(InputError):
@@ -32,17 +35,41 @@ class BaselineCase:
 
 
 @dataclass(frozen=True)
+class SuiteBaseline:
+    """One suite's entry: its cases by task id and the settings of the run that was accepted."""
+
+    cases: Mapping[str, BaselineCase]
+    meta: Mapping[str, object]  # prompt version, models, grader weights, repeats, min_passes, threshold
+    entry: Mapping[str, object]  # the entry as read: written back unchanged when the suite does not run
+    format: int = FORMAT  # the file's format
+
+    def known_failure(self, task_id: str) -> bool:
+        case = self.cases.get(task_id)
+        return case is not None and not case.passed
+
+    @property
+    def older_format(self) -> bool:
+        return self.format < FORMAT
+
+
+@dataclass(frozen=True)
 class Baseline:
     path: Path
-    cases: Mapping[str, BaselineCase]
-    meta: Mapping[str, object]
+    suites: Mapping[str, SuiteBaseline]
     # Property tests over generated cases, by test id: did they pass?
     properties: Mapping[str, bool] = field(default_factory=dict)
     format: int = FORMAT
+    # An older file that names no suite: its cases stand for every suite that asks.
+    unnamed: SuiteBaseline | None = None
+    document: Mapping[str, object] = field(default_factory=dict)  # the file as read
 
-    def known_failure(self, case_id: str) -> bool:
-        case = self.cases.get(case_id)
-        return case is not None and not case.passed
+    def suite(self, name: str) -> SuiteBaseline | None:
+        """The suite's entry; None when the baseline does not hold the suite."""
+        return self.suites.get(name, self.unnamed)
+
+    def known_failure(self, suite: str, task_id: str) -> bool:
+        entry = self.suite(suite)
+        return entry is not None and entry.known_failure(task_id)
 
     def known_property_failure(self, test_id: str) -> bool:
         return self.properties.get(test_id) is False
@@ -56,19 +83,40 @@ def load_baseline(path: Path) -> Baseline | None:
     """None when there is no baseline yet; a clear error when the file is unusable."""
     if not path.is_file():
         return None
-    fix = "restore it from git, or rewrite it with --update-baseline"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"{path}: not valid JSON ({exc}); {fix}") from None
+        raise BaselineError(f"{path}: not valid JSON ({exc}); {_FIX}") from None
     found = data.get("format") if isinstance(data, dict) else None
-    if found not in READABLE_FORMATS or not isinstance(data.get("cases"), dict):
+    holder = "suites" if found == FORMAT else "cases"
+    if found not in READABLE_FORMATS or not isinstance(data.get(holder), dict):
         what = f"format {found!r}" if isinstance(data, dict) and "format" in data else "no format"
-        raise BaselineError(f"{path}: not a baseline of format {FORMAT} ({what}, or no \"cases\" object); {fix}")
+        raise BaselineError(f"{path}: not a baseline of format {FORMAT} ({what}, or no \"{holder}\" object); {_FIX}")
+    properties = data.get("properties", {})
+    if not isinstance(properties, dict) or not all(isinstance(v, bool) for v in properties.values()):
+        raise BaselineError(f"{path}: \"properties\" must map test ids to true or false; {_FIX}")
+    if found == FORMAT:
+        suites = {}
+        for name, entry in data["suites"].items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("cases"), dict):
+                raise BaselineError(f"{path}: suite {name!r} has no \"cases\" object; {_FIX}")
+            meta = {key: value for key, value in entry.items() if key != "cases"}
+            suites[name] = SuiteBaseline(_cases(path, entry["cases"], f"suite {name!r}, "), meta, entry, found)
+        return Baseline(path, suites, properties, found, document=data)
+    # Formats 1 and 2: one suite's cases, and its settings beside them.
+    meta = {key: value for key, value in data.items() if key not in ("format", "cases", "properties", "suite")}
+    single = SuiteBaseline(_cases(path, data["cases"], ""), meta, {**meta, "cases": data["cases"]}, found)
+    name = data.get("suite")
+    if isinstance(name, str) and name:
+        return Baseline(path, {name: single}, properties, found, document=data)
+    return Baseline(path, {}, properties, found, unnamed=single, document=data)
+
+
+def _cases(path: Path, entries: Mapping[str, object], where: str) -> dict[str, BaselineCase]:
     cases: dict[str, BaselineCase] = {}
-    for case_id, entry in data["cases"].items():
+    for case_id, entry in entries.items():
         if isinstance(entry, dict) and "passed" in entry and not isinstance(entry["passed"], bool):
-            raise BaselineError(f"{path}: case {case_id!r}: passed must be true or false, got {entry['passed']!r}; {fix}")
+            raise BaselineError(f"{path}: {where}case {case_id!r}: passed must be true or false, got {entry['passed']!r}; {_FIX}")
         try:
             cases[case_id] = BaselineCase(
                 score=float(entry["score"]),
@@ -77,29 +125,18 @@ def load_baseline(path: Path) -> Baseline | None:
                 graders={str(k): float(v) for k, v in entry.get("graders", {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise BaselineError(f"{path}: case {case_id!r} lacks a numeric score and a passed flag; {fix}") from None
-    properties = data.get("properties", {})
-    if not isinstance(properties, dict) or not all(isinstance(v, bool) for v in properties.values()):
-        raise BaselineError(f"{path}: \"properties\" must map test ids to true or false; {fix}")
-    meta = {key: value for key, value in data.items() if key not in ("format", "cases", "properties")}
-    return Baseline(path=path, cases=cases, meta=meta, properties=properties, format=found)
+            raise BaselineError(f"{path}: {where}case {case_id!r} lacks a numeric score and a passed flag; {_FIX}") from None
+    return cases
 
 
-def updated_baseline(
-    old: Baseline | None,
+def updated_suite(
+    old: SuiteBaseline | None,
     outcomes: Mapping[str, TaskOutcome],
     threshold: float,
     meta: Mapping[str, object],
-    properties: Mapping[str, bool] | None = None,
 ) -> dict:
-    """The new baseline document: what ran is replaced, what did not run is kept (like syrupy)."""
-    cases: dict[str, dict] = {}
-    for case_id, c in (old.cases.items() if old else []):
-        cases[case_id] = {"score": c.score, "passed": c.passed}
-        if c.scores:
-            cases[case_id]["scores"] = list(c.scores)
-        if c.graders:
-            cases[case_id]["graders"] = dict(c.graders)
+    """One suite's new entry: what ran is replaced, what did not run is kept (like syrupy)."""
+    cases: dict[str, object] = dict(copy.deepcopy(old.entry["cases"])) if old else {}
     for case_id, outcome in outcomes.items():
         if len(outcome.comparable_scores) < outcome.repeats:
             continue  # a repeat that could not run (a cassette miss, say) says nothing about the prompt
@@ -113,8 +150,22 @@ def updated_baseline(
                 for name in graders
             }
         cases[case_id] = entry
+    return {**meta, "threshold": threshold, "cases": dict(sorted(cases.items()))}
+
+
+def updated_baseline(
+    old: Baseline | None,
+    suites: Mapping[str, Mapping[str, object]],
+    properties: Mapping[str, bool] | None = None,
+) -> dict:
+    """The new document: `suites` (entries from `updated_suite`) replace theirs, every other suite's entry is kept as read."""
     merged = {**(old.properties if old else {}), **(properties or {})}
-    document = {"format": FORMAT, **meta, "threshold": threshold, "cases": dict(sorted(cases.items()))}
+    if old is not None and old.unnamed is not None and not suites:
+        # An older file naming no suite cannot say whose its cases are: it stays as it was until a suite rewrites it.
+        document = {key: copy.deepcopy(value) for key, value in old.document.items() if key != "properties"}
+    else:
+        kept = {name: copy.deepcopy(dict(entry.entry)) for name, entry in (old.suites.items() if old else [])}
+        document = {"format": FORMAT, "suites": dict(sorted({**kept, **suites}.items()))}
     if merged:
         document["properties"] = dict(sorted(merged.items()))
     return document

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from replaygate.results.baseline import Baseline
+from replaygate.results.baseline import FORMAT, Baseline, SuiteBaseline
 from replaygate.results.outcome import TaskOutcome
 from replaygate.results.stats import GateVerdict, paired_comparison, regression_verdict
 
@@ -26,14 +26,15 @@ class GateSettings:
 class BaselineDiff:
     """What a report says about the run against its baseline."""
 
-    baseline: Baseline | None
+    baseline: SuiteBaseline | None  # the suite's entry in the baseline
     note: str  # one line about the baseline itself: missing, older format, ...
-    verdict: GateVerdict | None  # None without a baseline
+    verdict: GateVerdict | None  # None without a baseline entry for the suite
     deltas: Mapping[str, float] = field(default_factory=dict)  # compared tasks: mean now - baseline
     new_tasks: tuple[str, ...] = ()  # in the run, not in the baseline: not in the paired test
     unscored_tasks: tuple[str, ...] = ()  # in both, but no repeat could run (a cassette miss, say)
     missing_tasks: tuple[str, ...] = ()  # in the baseline, not in this run
     setting_changes: tuple[str, ...] = ()
+    new_suite: bool = False  # the baseline file exists but does not hold this suite
 
     @property
     def failed(self) -> bool:
@@ -55,42 +56,48 @@ class BaselineDiff:
 def compare_to_baseline(
     outcomes: Mapping[str, TaskOutcome],
     baseline: Baseline | None,
+    suite: str,
     run_settings: Mapping[str, object],
     gate: GateSettings = GateSettings(),
     missing_note: str = "",
 ) -> BaselineDiff:
-    """`run_settings` are the run's baseline meta (model, prompt version, weights, repeats), to name what changed."""
+    """The suite's outcomes against its own baseline entry; `run_settings` (the run's baseline meta) name what changed."""
     if baseline is None:
         return BaselineDiff(None, missing_note or "no baseline to compare with", None, new_tasks=tuple(outcomes))
-    now = {task: o.comparable_scores for task, o in outcomes.items() if task in baseline.cases}
-    base = {task: baseline.cases[task].repeat_scores for task in now}
+    entry = baseline.suite(suite)
+    if entry is None:
+        return BaselineDiff(None, new_suite_note(suite, baseline.path, len(outcomes)), None,
+                            new_tasks=tuple(outcomes), new_suite=True)
+    now = {task: o.comparable_scores for task, o in outcomes.items() if task in entry.cases}
+    base = {task: entry.cases[task].repeat_scores for task in now}
     comparison = paired_comparison(base, now)
     deltas = {
         task: sum(scores) / len(scores) - sum(base[task]) / len(base[task])
         for task, scores in sorted(now.items()) if scores
     }
-    note = _describe(baseline)
     return BaselineDiff(
-        baseline=baseline,
-        note=note,
+        baseline=entry,
+        note=_describe(entry),
         verdict=regression_verdict(comparison, gate.max_regression, gate.alpha),
         deltas=deltas,
-        new_tasks=tuple(sorted(set(outcomes) - set(baseline.cases))),
+        new_tasks=tuple(sorted(set(outcomes) - set(entry.cases))),
         unscored_tasks=tuple(sorted(task for task, scores in now.items() if not scores)),
-        missing_tasks=tuple(sorted(set(baseline.cases) - set(outcomes))),
-        setting_changes=tuple(_setting_changes(baseline.meta, run_settings)),
+        missing_tasks=tuple(sorted(set(entry.cases) - set(outcomes))),
+        setting_changes=tuple(_setting_changes(entry.meta, run_settings)),
     )
 
 
-def _describe(baseline: Baseline) -> str:
-    meta = baseline.meta
-    parts = [f"{len(baseline.cases)} tasks"]
+def _describe(entry: SuiteBaseline) -> str:
+    meta = entry.meta
+    parts = [f"{len(entry.cases)} tasks"]
     if meta.get("prompt_version"):
         parts.append(f"prompt version `{meta['prompt_version']}`")
     if meta.get("agent_model"):
         parts.append(f"agent model {meta['agent_model']}")
-    if baseline.older_format:
-        parts.append(f"older format {baseline.format}: no run settings or per-grader scores; rewrite it with --update-baseline")
+    if entry.format == 1:
+        parts.append("older format 1: no run settings or per-grader scores; rewrite it with --update-baseline")
+    elif entry.older_format:
+        parts.append(f"older format {entry.format}: not keyed by suite; rewrite it with --update-baseline")
     return ", ".join(parts)
 
 
@@ -116,6 +123,18 @@ def _show(value: object) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in sorted(value.items()))
     return f"`{value}`" if isinstance(value, str) else str(value)
+
+
+def older_format_note(baseline: Baseline | None) -> str:
+    """One line for the terminal when the baseline file is of an older format; empty otherwise."""
+    if baseline is None or not baseline.older_format:
+        return ""
+    return f"{baseline.path} is baseline format {baseline.format}; rewrite it as format {FORMAT} with pytest --update-baseline"
+
+
+def new_suite_note(suite: str, path: Path, tasks: int) -> str:
+    return (f"suite {suite} is new, not in {path}: its {tasks} task{'s are' if tasks != 1 else ' is'} new; "
+            "the gate passes with nothing to compare (add it with pytest --update-baseline)")
 
 
 def missing_baseline_note(path: Path) -> str:

@@ -42,6 +42,13 @@ class CaseRecord:
         return cls(**json.loads(text))
 
 
+def expected_text(expected: Any) -> str:
+    """The expected answer as a report cell: text as it is, any other JSON value compactly."""
+    if expected is None:
+        return "—"
+    return expected if isinstance(expected, str) else json.dumps(expected, ensure_ascii=False, sort_keys=True)
+
+
 def record_case(
     result: CaseResult, threshold: float, describe: Callable[[Rollout], str], with_input: bool = False
 ) -> CaseRecord:
@@ -55,7 +62,7 @@ def record_case(
     return CaseRecord(
         task_id=result.task.id,
         repeat=result.repeat,
-        expected=result.task.expected,
+        expected=expected_text(result.task.expected),
         chosen=describe(rollout) if rollout is not None else "—",
         score=round(result.value, 4),
         passed=result.passed(threshold),

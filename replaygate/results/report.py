@@ -22,9 +22,9 @@ from replaygate.cassettes.secrets import SecretLeakError, find_secrets
 from replaygate.results.stats import format_p, mean_interval, percentile
 
 SIMULATOR_NOTE = (
-    "> **Simulator, not a real model.** These answers come from `evals.sim`, the offline stand-in "
-    "model that ships with the harness. Its scores measure prompts against the simulator's "
-    "documented behaviour, not any real model's."
+    "> **A test double, not a real model.** These answers come from the suite's offline stand-in "
+    "(a simulator or a `FunctionModel` kept with the project). Its scores measure prompts against "
+    "the double's documented behaviour, not any real model's."
 )
 BINS = 10  # score histogram: [0, 0.1), [0.1, 0.2), ... [0.9, 1.0]
 
@@ -48,10 +48,41 @@ def render_scores(
     prices: Mapping[str, Price],
     prices_as_of: str = "",
 ) -> str:
-    """The markdown report of every suite in the run; the same inputs give the same bytes."""
-    parts = [render_suite(results, name, results.suites[name], diffs[name], prices, prices_as_of)
-             for name in sorted(results.suites)]
+    """The markdown report of every suite in the run; the same inputs give the same bytes.
+
+    One suite keeps its own page layout; several get an overview table, then a `## <suite>` section each."""
+    names = sorted(results.suites)
+    if len(names) <= 1:
+        return "\n".join(render_suite(results, name, results.suites[name], diffs[name], prices, prices_as_of) for name in names)
+    parts = [_overview(results, diffs)]
+    parts += [render_suite(results, name, results.suites[name], diffs[name], prices, prices_as_of, level=2) for name in names]
     return "\n".join(parts)
+
+
+def _overview(results: RunResults, diffs: Mapping[str, BaselineDiff]) -> str:
+    rows = []
+    for name, suite in sorted(results.suites.items()):
+        outcomes = suite.outcomes(results.min_passes)
+        count, passed = len(outcomes), sum(o.passed for o in outcomes.values())
+        mean, low, high = _mean_interval(outcomes)
+        rows.append([name, str(count), f"{passed}/{count} ({passed / count:.1%})" if count else "n/a",
+                     f"{mean:.3f} ± {_half_width(low, high)}" if count else "n/a", _verdict_cell(diffs[name])])
+    lines = ["# Scores", "", f"{len(rows)} suites, each gated against its own entry in the baseline.", "",
+             _table(rows, ["suite", "cases", "passed", "mean score ± 95% CI", "gate"]), ""]
+    return "\n".join(lines)
+
+
+def _verdict_cell(diff: BaselineDiff) -> str:
+    if diff.verdict is None:
+        return "not run: new suite, not in the baseline" if diff.new_suite else "not run: no baseline"
+    verdict = diff.verdict.summary.split(";")[0].removeprefix("gate ")
+    return f"{'❌' if diff.failed else '✅'} {verdict}"
+
+
+def _mean_interval(outcomes: Mapping[str, TaskOutcome]) -> tuple[float, float, float]:
+    means = [o.mean for o in outcomes.values()]
+    mean = math.fsum(means) / len(means) if means else 0.0
+    return (mean, *mean_interval(means))
 
 
 def render_suite(
@@ -61,29 +92,32 @@ def render_suite(
     diff: BaselineDiff,
     prices: Mapping[str, Price],
     prices_as_of: str = "",
+    level: int = 1,
 ) -> str:
+    """One suite's page: its title at heading `level` (1 alone, 2 under a several-suite overview), sections one below."""
     info = suite.info
     outcomes = suite.outcomes(results.min_passes)
-    parts = [f"# Scores: {name}", ""]
+    h = "#" * (level + 1)
+    parts = [f"# Scores: {name}" if level == 1 else f"{'#' * level} {name}", ""]
     if info.is_simulator:
         parts += [SIMULATOR_NOTE, ""]
-    parts += ["## Summary", "", _table(_summary_rows(results, suite, outcomes, prices, prices_as_of), ["", ""]), ""]
-    parts += _gate_section(diff)
-    parts += _changes_section(outcomes, diff)
-    parts += _chart_section(outcomes, diff)
-    parts += _graders_section(outcomes, diff, info)
+    parts += [f"{h} Summary", "", _table(_summary_rows(results, suite, outcomes, prices, prices_as_of), ["", ""]), ""]
+    parts += _gate_section(diff, h)
+    parts += _changes_section(outcomes, diff, h)
+    parts += _chart_section(outcomes, diff, h)
+    parts += _graders_section(outcomes, diff, info, h)
     if suite.minimal:
-        parts += ["## Smallest failing generated task", "", "Hypothesis shrank a failing property test to this case:", ""]
+        parts += [f"{h} Smallest failing generated task", "", "Hypothesis shrank a failing property test to this case:", ""]
         for r in suite.minimal:
             parts += [
                 "```json",
-                json.dumps({"id": r.task_id, "task_input": r.task_input, "expected_choice": r.expected}, sort_keys=True),
+                json.dumps({"id": r.task_id, "input": r.task_input, "expected": r.expected}, sort_keys=True),
                 "```",
                 f"- chosen: {_cell(r.chosen)}",
                 f"- reasons: {_cell(r.reason)}",
                 "",
             ]
-    parts += ["## Tasks", "", _tasks_table(outcomes, diff, results.repeats)]
+    parts += [f"{h} Tasks", "", _tasks_table(outcomes, diff, results.repeats)]
     return "\n".join(parts) + "\n"
 
 
@@ -93,19 +127,17 @@ def render_suite(
 def _summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str, TaskOutcome],
                   prices: Mapping[str, Price], prices_as_of: str) -> list[list[str]]:
     info, records = suite.info, suite.records
-    simulated = " (offline simulator, not a real model)" if info.is_simulator else ""
+    simulated = " (offline test double, not a real model)" if info.is_simulator else ""
     provider = info.backend
     if info.is_simulator and "simulator" not in provider:
-        provider += ", answers from the offline simulator (not a real model)"
+        provider += ", answers from an offline test double (not a real model)"
     count = len(outcomes)
     passed = sum(o.passed for o in outcomes.values())
     rule = ""
     if results.repeats > 1:
         needed = results.min_passes or results.repeats
         rule = f", a task passes when {needed} of its {results.repeats} repeats pass"
-    means = [o.mean for o in outcomes.values()]
-    mean = math.fsum(means) / count if count else 0.0
-    low, high = mean_interval(means)
+    mean, low, high = _mean_interval(outcomes)
     kinds = Counter(r.error_kind for r in records if r.error_kind)
     rows = [
         ["suite", info.suite],
@@ -115,7 +147,7 @@ def _summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[st
         ["prompt", f"`{info.prompt_path}` version `{info.prompt_version}`"],
         ["mode", info.mode + ("" if info.mode == "live" else f" (record mode `{info.record_mode}`)")],
         ["cases", f"{count}" + (f" tasks × {results.repeats} repeats" if results.repeats > 1 else "")],
-        ["pass rate", f"{passed / count:.1%} ({passed}/{count}, threshold {results.threshold:g}{rule})" if count else "n/a"],
+        ["pass rate", f"{passed / count:.1%} ({passed}/{count}, threshold {results.threshold_of(suite):g}{rule})" if count else "n/a"],
         ["mean score", f"{mean:.3f} ± {_half_width(low, high):s} (95% CI {_range(low, high)})" if count else "n/a"],
     ]
     if results.repeats > 1 and count:
@@ -161,8 +193,8 @@ def _cost(info: RunInfo, records: Sequence[CaseRecord], prices: Mapping[str, Pri
     cost = estimated_cost(usage, prices)
     if cost is None:
         unpriced = sorted(m for m, (i, o) in usage.items() if (i or o) and m not in prices)
-        return format_cost(None, ", ".join(unpriced)) + "; add it to evals/harness/prices.toml"
-    what = " (the offline simulator costs nothing)" if info.is_simulator and cost == 0 else ""
+        return format_cost(None, ", ".join(unpriced)) + "; add it to the price table replaygate/llm/prices.toml"
+    what = " (the offline test double costs nothing)" if info.is_simulator and cost == 0 else ""
     # A replay makes no calls: the figure is what the recorded calls cost.
     billed = ", what the recorded calls cost" if info.mode == "replay" and not what else ""
     return format_cost(cost) + what + billed + (f"; prices as of {as_of}" if as_of and not what else "")
@@ -181,8 +213,8 @@ def _latency(info: RunInfo, records: Sequence[CaseRecord]) -> str:
 # --- against the baseline --------------------------------------------------------------------------
 
 
-def _gate_section(diff: BaselineDiff) -> list[str]:
-    lines = ["## Gate", ""]
+def _gate_section(diff: BaselineDiff, h: str) -> list[str]:
+    lines = [f"{h} Gate", ""]
     if diff.verdict is None:
         return lines + [f"**Not run**: {diff.note}.", ""]
     mark = "❌" if diff.failed else "✅"
@@ -212,13 +244,13 @@ def _change_row(o: TaskOutcome, diff: BaselineDiff) -> list[str]:
             _signed(diff.deltas[o.task_id]), f"{was} → {now}" if was != now else now, _cell(o.worst.reason)]
 
 
-def _changes_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff) -> list[str]:
+def _changes_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, h: str) -> list[str]:
     if diff.baseline is None:
         return []
     headers = ["task", "expected", "chosen", "baseline", "score", "Δ", "result", "reasons"]
     lines = []
     for title, tasks in (("Regressions", diff.regressions), ("Improvements", diff.improvements)):
-        lines += [f"## {title} ({len(tasks)})", ""]
+        lines += [f"{h} {title} ({len(tasks)})", ""]
         if tasks:
             lines += [_table([_change_row(outcomes[t], diff) for t in tasks], headers), ""]
         else:
@@ -247,7 +279,7 @@ def mermaid_distribution(now: Sequence[float], base: Sequence[float] | None) -> 
     return "\n".join(rows + ["```"])
 
 
-def _chart_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff) -> list[str]:
+def _chart_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, h: str) -> list[str]:
     if not outcomes:
         return []
     now = [o.mean for o in outcomes.values()]
@@ -256,10 +288,10 @@ def _chart_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff) -> l
         # Same tasks on both sides, so the two shapes compare like with like.
         now = [outcomes[t].mean for t in diff.deltas]
         base = [diff.baseline.cases[t].score for t in diff.deltas]
-    return ["## Score distribution", "", mermaid_distribution(now, base), ""]
+    return [f"{h} Score distribution", "", mermaid_distribution(now, base), ""]
 
 
-def _graders_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, info: RunInfo) -> list[str]:
+def _graders_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, info: RunInfo, h: str) -> list[str]:
     names = sorted({n for o in outcomes.values() for r in o.records for n in r.grader_scores})
     if not names:
         return []
@@ -278,7 +310,7 @@ def _graders_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, in
         weight = info.grader_weights.get(name)
         rows.append([name, f"{weight:g}" if weight is not None else "", f"{mean:.3f}", base_cell, delta_cell,
                      f"{perfect}/{len(values)}"])
-    return ["## Graders", "", _table(rows, ["grader", "weight", "mean", "baseline", "Δ", "tasks at 1.0"]), ""]
+    return [f"{h} Graders", "", _table(rows, ["grader", "weight", "mean", "baseline", "Δ", "tasks at 1.0"]), ""]
 
 
 # --- per task --------------------------------------------------------------------------------------
@@ -302,7 +334,7 @@ def _tasks_table(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, repeat
         elif diff.baseline is not None and task in diff.baseline.cases:
             delta = "—"  # in the baseline, but no repeat could run
         else:
-            delta = "new" if diff.baseline is not None else ""
+            delta = "new" if diff.baseline is not None or diff.new_suite else ""
         row = [task, o.records[0].expected, _cell(_chosen(o)), f"{o.mean:.2f}", delta,
                "pass" if o.passed else "FAIL", _cell(o.worst.reason)]
         if repeats > 1:
@@ -324,6 +356,7 @@ def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: 
         means = [o.mean for o in outcomes.values()]
         suites[name] = {
             "info": asdict(suite.info),
+            "threshold": results.threshold_of(suite),
             "tasks": len(outcomes),
             "passed": sum(o.passed for o in outcomes.values()),
             "mean_score": round(sum(means) / len(means), 6) if means else None,
@@ -334,6 +367,7 @@ def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: 
                 "summary": diff.summary(),
                 "comparison": diff.verdict.comparison.to_dict() if diff.verdict else None,
                 "baseline": diff.note,
+                "new_suite": diff.new_suite,
                 "regressions": diff.regressions,
                 "improvements": diff.improvements,
                 "new_tasks": list(diff.new_tasks),

@@ -40,12 +40,16 @@ class RunResults:
     properties: dict[str, bool] = field(default_factory=dict)  # property test id -> passed
     shard: tuple[int, int] | None = None  # (index, count), 1-based
 
+    def threshold_of(self, suite: SuiteResults) -> float:
+        """The suite's pass threshold: its own, or the session's."""
+        return self.threshold if suite.info.threshold is None else suite.info.threshold
+
     def run_settings(self, suite: SuiteResults) -> dict[str, object]:
-        """What the baseline records about the run, and what the gate compares with the baseline's."""
+        """What the baseline records about the suite's run, and what the gate compares with the baseline's."""
         info = suite.info
-        return {"suite": info.suite, "agent_model": info.agent_model, "judge_model": info.judge_model,
+        return {"agent_model": info.agent_model, "judge_model": info.judge_model,
                 "prompt_version": info.prompt_version, "grader_weights": dict(info.grader_weights),
-                "repeats": self.repeats, "threshold": self.threshold}
+                "repeats": self.repeats, "threshold": self.threshold_of(suite)}
 
     def to_json(self) -> str:
         document = {
@@ -120,7 +124,7 @@ def merge_results(parts: Sequence[tuple[str, RunResults]]) -> RunResults:
             if target is None:
                 target = merged.suites[suite_name] = SuiteResults(suite.info)
             elif _comparable(target.info) != _comparable(suite.info):
-                raise ResultsError(f"{name}: suite {suite_name} ran with other settings (prompt, models or mode) "
+                raise ResultsError(f"{name}: suite {suite_name} ran with other settings (prompt, models, threshold or mode) "
                                    f"than in {first_name}; run every shard from the same commit and options")
             for record in suite.records:
                 key = (suite_name, record.task_id, record.repeat)

@@ -21,7 +21,7 @@ from typing import Sequence
 from replaygate.results.baseline import load_baseline
 from replaygate.core.config import load_config
 from replaygate.core.errors import InputError
-from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, GateSettings, missing_baseline_note
+from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, GateSettings, missing_baseline_note, older_format_note
 from replaygate.results.publish import compare_run, publish
 from replaygate.results.results import merge_results, read_results
 from replaygate.cassettes.secrets import secrets_from_env
@@ -82,6 +82,8 @@ def merge(argv: Sequence[str]) -> int:
         cases = len(results.suites[name].outcomes(results.min_passes))
         print(f"evals {name}: {cases} tasks merged from {len(args.files)} files -> {reports / 'scores.md'}")
         print(f"evals {name}: {diff.summary()}")
+    if older_format_note(baseline):
+        print(f"evals: {older_format_note(baseline)}")
     return 1 if any(diff.failed for diff in diffs.values()) else 0
 
 

@@ -5,14 +5,18 @@ Pure functions, no global random state: the same scores always give the same num
 
 from __future__ import annotations
 
+import functools
 import math
 import random
+from bisect import bisect_right
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Mapping, Sequence
 
-# Differences are compared as integers at this resolution, so ties (a sign flip that
-# reproduces the observed sum) count exactly whatever order the floats were added in.
-_RESOLUTION = 10**9
+# Two sign flips whose sums differ by at most this many ulps of the largest score, per task, tie:
+# about 1e-12 of the scores' magnitude, far above the few ulps that averaging and subtracting
+# add, far below any real change in a score.
+_NOISE_ULPS = 2**12
 # Up to this many tasks every sign flip is enumerated; above it, a seeded sample is drawn.
 _EXACT_UP_TO = 16
 _SAMPLED_FLIPS = 10_000
@@ -57,17 +61,17 @@ class GateVerdict:
 
 
 def _mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values)
+    """The exact mean, rounded once: equal values give that value; order and repetition change nothing."""
+    if not all(map(math.isfinite, values)):
+        return math.fsum(values) / len(values)  # nan or inf: nothing exact to compute, let it show
+    return float(sum(map(Fraction, values), Fraction(0)) / len(values))
 
 
 def paired_comparison(
     base: Mapping[str, Sequence[float]], new: Mapping[str, Sequence[float]], confidence: float = 0.95
 ) -> PairedComparison:
-    """Compare per-task mean scores over the tasks in both runs (clustered by task).
-
-    The p-values come from a sign-flip permutation test of the mean difference; the
-    interval is Student's t interval of the mean per-task difference.
-    """
+    """Compare per-task mean scores over the tasks in both runs (clustered by task): a sign-flip test of
+    the mean difference, sums within rounding noise tying, and Student's t interval of it."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence {confidence} must be strictly between 0 and 1")
     tasks = sorted(task for task in base.keys() & new.keys() if len(base[task]) and len(new[task]))
@@ -76,11 +80,22 @@ def paired_comparison(
         return PairedComparison(0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, confidence, "no tasks in common")
     base_means = [_mean(base[task]) for task in tasks]
     new_means = [_mean(new[task]) for task in tasks]
+    mean_base, mean_new = _mean(base_means), _mean(new_means)
     diffs = [b - a for a, b in zip(base_means, new_means)]
     diff = _mean(diffs)
+    # The one place noise is defined: a tolerance relative to the scores' magnitude (ulp, not a fixed
+    # resolution, so subnormal scores get one too). Below, differences and it are exact integers.
+    scale = max(abs(v) for task in tasks for v in (*base[task], *new[task]))
+    *ints, tolerance = _on_grid([*map(Fraction, diffs), n * _NOISE_ULPS * Fraction(math.ulp(scale))])
+    if 2 * sum(map(abs, ints)) <= tolerance:
+        # Even flipping every sign moves the sum by no more than noise: nothing to test, no spread to
+        # measure. The interval is the point diff, one task or many.
+        return PairedComparison(n, mean_base, mean_new, diff, diff, diff, 1.0, 1.0, confidence, "exact sign-flip")
+    # One task with a real difference: the t interval is undefined (no degrees of freedom) and is
+    # reported unbounded, infinite ends that JSON writes as null; its p-values are 0.5 and 1.
     low, high = _t_interval(diffs, confidence)
-    p_drop, p_gain, method = _sign_flip(diffs)
-    return PairedComparison(n, _mean(base_means), _mean(new_means), diff, low, high, p_drop, p_gain, confidence, method)
+    p_drop, p_gain, method = _sign_flip(ints, tolerance)
+    return PairedComparison(n, mean_base, mean_new, diff, low, high, p_drop, p_gain, confidence, method)
 
 
 def regression_verdict(comparison: PairedComparison, max_regression: float = 0.02, alpha: float = 0.05) -> GateVerdict:
@@ -110,7 +125,7 @@ def regression_verdict(comparison: PairedComparison, max_regression: float = 0.0
 
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Student's t interval of the mean; (0, 0) for no values, unbounded for one value other than 0."""
+    """Student's t interval of the mean; (0, 0) for no values, unbounded (undefined) for one value."""
     if not values:
         return 0.0, 0.0
     return _t_interval(values, confidence)
@@ -142,20 +157,18 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 # --- the sign-flip test --------------------------------------------------------------------------
 
 
-def _sign_flip(diffs: Sequence[float]) -> tuple[float, float, str]:
-    """One-sided p-values of the summed difference against every (or a seeded sample of) sign flip."""
-    ints = [round(d * _RESOLUTION) for d in diffs]
+def _sign_flip(ints: Sequence[int], tolerance: int) -> tuple[float, float, str]:
+    """One-sided p-values of the summed difference against every (or a seeded sample of) sign flip;
+    a flip whose sum is within `tolerance` of the observed one ties, counting on both sides."""
     observed = sum(ints)
     sizes = [abs(v) for v in ints]
     total = sum(sizes)
-    if total == 0:
-        return 1.0, 1.0, "exact sign-flip"
     # A flip's sum is 2*S - total, S the sum of the sizes kept positive.
     if len(sizes) <= _EXACT_UP_TO:
-        sums = _subset_sums(sizes)
-        low = sum(1 for s in sums if 2 * s - total <= observed)
-        high = sum(1 for s in sums if 2 * s - total >= observed)
-        return low / len(sums), high / len(sums), "exact sign-flip"
+        flips = 2 ** len(sizes)
+        low = _subsets_summing_to_at_most(sizes, (total + observed + tolerance) // 2)
+        high = flips - _subsets_summing_to_at_most(sizes, (total + observed - tolerance - 1) // 2)
+        return low / flips, high / flips, "exact sign-flip"
     chunks = [sizes[i:i + _CHUNK] for i in range(0, len(sizes), _CHUNK)]
     tables = [_subset_sums(chunk) for chunk in chunks]
     rng = random.Random(_SEED)
@@ -167,10 +180,23 @@ def _sign_flip(diffs: Sequence[float]) -> tuple[float, float, str]:
                    for i, (table, chunk) in enumerate(zip(tables, chunks)))
         # Each draw and its mirror image: the sampled null stays exactly symmetric.
         for flipped in (2 * kept - total, total - 2 * kept):
-            low += flipped <= observed
-            high += flipped >= observed
+            low += flipped <= observed + tolerance
+            high += flipped >= observed - tolerance
         draws += 2
     return low / draws, high / draws, f"sign-flip, {_SAMPLED_FLIPS} seeded draws"
+
+
+def _on_grid(values: Sequence[Fraction]) -> list[int]:
+    """Dyadic rationals (every float is one) as integers over their largest denominator, so sums are exact."""
+    denominator = max(v.denominator for v in values)
+    return [v.numerator * (denominator // v.denominator) for v in values]
+
+
+def _subsets_summing_to_at_most(sizes: Sequence[int], bound: int) -> int:
+    """How many subsets of `sizes` sum to `bound` or less, meeting in the middle: 2 * 2**(n/2) sums, not 2**n."""
+    half = len(sizes) // 2
+    right = sorted(_subset_sums(sizes[half:]))
+    return sum(bisect_right(right, bound - s) for s in _subset_sums(sizes[:half]))
 
 
 def _subset_sums(sizes: Sequence[int]) -> list[int]:
@@ -186,16 +212,19 @@ def _subset_sums(sizes: Sequence[int]) -> list[int]:
 
 def _t_interval(diffs: Sequence[float], confidence: float) -> tuple[float, float]:
     n = len(diffs)
+    if n < 2:
+        return -math.inf, math.inf  # one value says nothing about how much values vary
     mean = _mean(diffs)
-    spread = math.fsum((d - mean) ** 2 for d in diffs)
-    if n < 2 and mean != 0.0:
-        return -math.inf, math.inf  # one task says nothing about how much tasks vary
-    if spread <= 0.0:
-        return mean, mean  # every task moved by the same amount: no spread to estimate from
-    half = t_quantile(0.5 + confidence / 2, n - 1) * math.sqrt(spread / (n - 1) / n)
+    # Deviations measured in units of the largest one: squares of tiny deviations would underflow to 0.
+    unit = max(abs(d - mean) for d in diffs)
+    if unit == 0.0:
+        return mean, mean  # every value is the same: no spread to estimate from
+    spread = math.fsum(((d - mean) / unit) ** 2 for d in diffs)
+    half = t_quantile(0.5 + confidence / 2, n - 1) * unit * math.sqrt(spread / (n - 1) / n)
     return mean - half, mean + half
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of (p, df) pairs recur in every report and gate
 def t_quantile(p: float, df: int) -> float:
     """The p-quantile of Student's t with df degrees of freedom, by bisection on its CDF."""
     if not 0.0 < p < 1.0 or df < 1:

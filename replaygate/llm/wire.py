@@ -1,0 +1,106 @@
+"""Readers of decoded OpenAI response bodies, Chat Completions and Responses alike, for token accounting and traces.
+
+Each takes whatever JSON came back and never raises: an odd body reads as None or [].
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+Api = Literal["chat", "responses"]
+
+
+def api_of(path: str) -> Api | None:
+    """Which API a request path calls, under any prefix (`/v1`, Azure's `/openai/deployments/<d>`); None for others."""
+    if not isinstance(path, str):
+        return None
+    path = path.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    if path == "chat/completions" or path.endswith("/chat/completions"):
+        return "chat"
+    if path == "responses" or path.endswith("/responses"):
+        return "responses"
+    return None
+
+
+def _count(value: Any) -> int | None:
+    # bool is an int to Python, never a token count.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def usage_of(body: Any) -> tuple[int, int] | None:
+    """(input, output) tokens: chat's prompt/completion_tokens or Responses' input/output_tokens."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    for names in (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_tokens")):
+        tokens_in, tokens_out = _count(usage.get(names[0])), _count(usage.get(names[1]))
+        if tokens_in is not None and tokens_out is not None:
+            return tokens_in, tokens_out
+    return None
+
+
+def _chat_message(body: dict[str, Any]) -> dict[str, Any] | None:
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None
+    message = choices[0].get("message")
+    return message if isinstance(message, dict) else None
+
+
+def _output_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    output = body.get("output")
+    return [item for item in output if isinstance(item, dict)] if isinstance(output, list) else []
+
+
+def _arguments_text(arguments: Any) -> str:
+    # The wire sends a JSON string; a server that sends the object itself still gets read.
+    if isinstance(arguments, str):
+        return arguments
+    if arguments is None:
+        return ""
+    return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+
+
+def tool_calls_of(body: Any) -> list[tuple[str, str]]:
+    """(name, raw JSON arguments) of each function tool call: chat's message.tool_calls, Responses' function_call items."""
+    if not isinstance(body, dict):
+        return []
+    message = _chat_message(body)
+    if message is not None:
+        calls = message.get("tool_calls")
+        return [
+            (call["function"]["name"], _arguments_text(call["function"].get("arguments")))
+            for call in (calls if isinstance(calls, list) else [])
+            if isinstance(call, dict)
+            and isinstance(call.get("function"), dict)
+            and isinstance(call["function"].get("name"), str)
+        ]
+    return [
+        (item["name"], _arguments_text(item.get("arguments")))
+        for item in _output_items(body)
+        if item.get("type") == "function_call" and isinstance(item.get("name"), str)
+    ]
+
+
+def text_of(body: Any) -> str | None:
+    """The assistant's text: chat's message content, or the output_text of Responses' message items joined."""
+    if not isinstance(body, dict):
+        return None
+    message = _chat_message(body)
+    if message is not None:
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):  # some compatible servers send content parts
+            texts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            return "".join(texts) if texts else None
+        return None
+    texts = [
+        part["text"]
+        for item in _output_items(body)
+        if item.get("type") == "message" and isinstance(item.get("content"), list)
+        for part in item["content"]
+        if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str)
+    ]
+    return "".join(texts) if texts else None
