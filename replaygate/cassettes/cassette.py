@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import httpx2
-from vcr.cassette import Cassette
-from vcr.record_mode import RecordMode
-from vcr.request import Request
+if TYPE_CHECKING:
+    from vcr.cassette import Cassette
+    from vcr.request import Request
 
 from replaygate.cassettes.cassette_format import AtomicPersister, ReadableJsonSerializer, scrub_request, scrub_response
 from replaygate.cassettes.cassette_match import MATCH_ON
@@ -116,6 +116,9 @@ class CassetteLibrary:
         if key is None:
             raise RuntimeError(f"request for an unregistered case {relpath!r}")
         if cassette is None:
+            from vcr.cassette import Cassette
+            from vcr.record_mode import RecordMode
+
             cassette = Cassette.load(
                 path=str(self.root / relpath),
                 serializer=ReadableJsonSerializer,
@@ -163,6 +166,8 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
             raise RuntimeError("a model request outside any case cannot be routed to a cassette")
         key, cassette = self.library.cassette(relpath)
         body = await request.aread()
+        from vcr.request import Request
+
         vcr_request = Request(request.method, str(request.url), body, dict(request.headers))
 
         if cassette.can_play_response_for(vcr_request):

@@ -9,12 +9,10 @@ import functools
 import json
 import urllib.parse
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from vcr.filters import decode_response
-from vcr.persisters.filesystem import CassetteNotFoundError
-from vcr.request import Request
-from vcr.serialize import deserialize, serialize
+if TYPE_CHECKING:
+    from vcr.request import Request
 
 from replaygate.core.atomic import write_text_atomic
 from replaygate.core.errors import InputError
@@ -47,12 +45,16 @@ def clean_uri(uri: str) -> str:
 def scrub_request(request: Request) -> Request:
     """Keep allow-listed headers and query keys. Idempotent and never None:
     vcrpy also runs it on every stored request when a cassette loads."""
+    from vcr.request import Request
+
     headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
     return Request(request.method, clean_uri(request.uri), request.body, headers)
 
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     """Decode compressed bodies and keep allow-listed headers. Idempotent, never None."""
+    from vcr.filters import decode_response
+
     response = decode_response(response)
     headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() in RESPONSE_HEADERS}
     return {**response, "headers": headers}
@@ -116,6 +118,9 @@ class AtomicPersister:
         self.secrets = list(secrets)
 
     def load_cassette(self, cassette_path: str | Path, serializer: Any):
+        from vcr.persisters.filesystem import CassetteNotFoundError
+        from vcr.serialize import deserialize
+
         path = Path(cassette_path)
         if not path.is_file():
             raise CassetteNotFoundError()
@@ -128,6 +133,8 @@ class AtomicPersister:
             ) from None
 
     def save_cassette(self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any) -> None:
+        from vcr.serialize import serialize
+
         text = serialize(cassette_dict, serializer)
         leaked = find_secrets(text, self.secrets)
         if leaked:

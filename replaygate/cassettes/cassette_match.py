@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vcr.matchers import method
-from vcr.request import Request
+if TYPE_CHECKING:
+    from vcr.request import Request
 
 from replaygate.cassettes.cassette_format import json_or_raw
 
@@ -18,6 +18,11 @@ def endpoint_of(path: str) -> str:
         return azure.group(1)
     versioned = re.search(r"/v\d+[^/]*/(.+)$", path)
     return versioned.group(1) if versioned else path.lstrip("/")
+
+
+def method(r1: Request, r2: Request) -> None:
+    if r1.method != r2.method:
+        raise AssertionError(f"method {r1.method} != {r2.method}")
 
 
 def endpoint(r1: Request, r2: Request) -> None:
