@@ -36,7 +36,7 @@ def test_optimize_writes_back_records_and_the_next_plain_run_replays_green(pytes
     result = run(pytester, "--optimize", "--optimize-budget=300")
     assert result.ret == 0, result.stdout.str()
     out = result.stdout.str()
-    assert "offline SIMULATOR sim-standin-1, not a real model" in out
+    assert "each suite's offline test double, not a real model" in out
     assert "round 1:" in out and "written back" in out
     after = (root / "prompt.md").read_text()
     assert after != before

@@ -115,9 +115,9 @@ def test_the_baseline_holds_both_suites_and_known_failures_are_per_suite(suites,
 
 
 def test_a_degraded_suite_fails_the_gate_while_the_other_passes(suites):
-    suites.run("--llm=sim", "--prompt=prompts/strong.md", "--update-baseline")
+    suites.run("--llm=sim", "--set", "prompt=prompts/strong.md", "--update-baseline")
     suites.degrade_b(True)
-    result = suites.run("--llm=sim", "--prompt=prompts/strong.md")
+    result = suites.run("--llm=sim", "--set", "prompt=prompts/strong.md")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["evals rooms_a: gate passed: no material drop; *Δ +0.000*"])
     result.stdout.fnmatch_lines(["evals rooms_b: gate FAILED: significant regression; *over 7 tasks*"])
@@ -133,7 +133,7 @@ def test_a_degraded_suite_fails_the_gate_while_the_other_passes(suites):
 def test_running_one_suite_keeps_the_other_suites_entry_and_gates_only_itself(suites):
     suites.run("--llm=sim", "--update-baseline")
     before = suites.baseline()
-    only_b = suites.run("--llm=sim", "--prompt=prompts/strong.md", "--update-baseline", "test_b.py")
+    only_b = suites.run("--llm=sim", "--set", "prompt=prompts/strong.md", "--update-baseline", "test_b.py")
     assert "evals rooms_a" not in only_b.stdout.str()
     after = suites.baseline()
     assert after["suites"]["rooms_a"] == before["suites"]["rooms_a"]
@@ -229,3 +229,12 @@ def test_a_suite_threshold_reaches_its_verdicts_report_and_baseline_entry(suites
     # Known failures follow the suite's own verdicts: a's failures xfail, b has none.
     again = suites.by_suite(suites.run("--llm=sim"))
     assert set(again["rooms_a"].values()) == {"PASSED", "XFAIL"} and set(again["rooms_b"].values()) == {"PASSED"}
+
+
+def test_one_suites_file_options_refuse_a_session_of_two_suites(suites):
+    """--tasks and --prompt name one suite's file; with two suites they would feed both the same one."""
+    result = suites.run("--llm=sim", "--prompt=prompts/strong.md")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["--prompt names one suite's file, but this session runs suites 'rooms_a' and 'rooms_b'; "
+                                 "select one suite (a path or -k), or use --set suites.<name>.prompt=…"])
+    assert suites.run("--llm=sim", "--prompt=prompts/strong.md", "test_b.py").ret == pytest.ExitCode.OK

@@ -98,6 +98,8 @@ def test_a_solver_is_traced_off_the_wire_recorded_and_replayed(project, solver):
     # Read off the wire: two model calls, one tool call with its arguments, tokens counted.
     assert rollout.usage.calls == 2 and rollout.usage.input_tokens > 0 and rollout.usage.output_tokens > 0
     assert [(c.name, json.loads(c.arguments)) for c in rollout.tool_calls] == [("lookup", {"who": "ann"})]
+    # The result the solver sent back is matched to its call by id, so optimizer traces show it.
+    assert json.loads(rollout.tool_calls[0].result) == {"plan": "gold"}
     assert rollout.final_text == "gold"
     assert sorted(p.name for p in (project / "tapes/plans/double").iterdir()) == ["ann.r0.json", "bob.r0.json"]
     assert evaluation.info().is_simulator  # the double's answers are marked as a stand-in's

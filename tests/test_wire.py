@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
-from replaygate.llm.wire import api_of, text_of, tool_calls_of, usage_of
+from replaygate.llm.wire import api_of, call_ids_of, text_of, tool_calls_of, tool_results_of, usage_of
 
 CHAT_TEXT = {
     "id": "chatcmpl-AbC123",
@@ -247,3 +247,13 @@ def test_readers_never_raise(body: Any, path: Any):
     text = text_of(body)
     assert text is None or isinstance(text, str)
     assert api_of(path) in (None, "chat", "responses")
+    # Call ids line up with the calls; tool results a request sends back are (id, text) pairs.
+    assert len(call_ids_of(body)) == len(calls)
+    assert all(isinstance(i, str) and isinstance(o, str) for i, o in tool_results_of(body))
+
+
+def test_tool_results_sent_back_are_read_for_both_apis():
+    chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "c1", "content": "{\"plan\": 1}"}]}
+    responses = {"input": [{"type": "function_call_output", "call_id": "fc1", "output": "ok"}, "stray"]}
+    assert tool_results_of(chat) == [("c1", '{"plan": 1}')]
+    assert tool_results_of(responses) == [("fc1", "ok")]

@@ -15,7 +15,7 @@ from typing import Iterator
 import httpx2
 
 from replaygate.core.rollout import ToolCall, Usage
-from replaygate.llm.wire import api_of, text_of, tool_calls_of, usage_of
+from replaygate.llm.wire import api_of, call_ids_of, text_of, tool_calls_of, tool_results_of, usage_of
 
 CURRENT_TRACE: ContextVar["Trace | None"] = ContextVar("replaygate_trace", default=None)
 
@@ -25,14 +25,27 @@ class Trace:
     usage: Usage = field(default_factory=Usage)
     tool_calls: list[ToolCall] = field(default_factory=list)
     final_text: str | None = None  # the last answer's text
+    by_id: dict[str, ToolCall] = field(default_factory=dict)  # calls awaiting the result the solver sends back
 
     def observe(self, body: object) -> None:
+        """A model answer: its usage, the tool calls it asks for, its text."""
         used = usage_of(body)
         self.usage.add(Usage(used[0], used[1], 1) if used else Usage(calls=1))
-        self.tool_calls += [ToolCall(name=name, arguments=arguments) for name, arguments in tool_calls_of(body)]
+        for call_id, (name, arguments) in zip(call_ids_of(body), tool_calls_of(body)):
+            call = ToolCall(name=name, arguments=arguments)
+            self.tool_calls.append(call)
+            if call_id:
+                self.by_id[call_id] = call
         text = text_of(body)
         if text is not None:
             self.final_text = text
+
+    def sent(self, body: object) -> None:
+        """A request: the results of earlier tool calls it sends back, so traces show what the tools said."""
+        for call_id, output in tool_results_of(body):
+            call = self.by_id.pop(call_id, None)
+            if call is not None:
+                call.result = output
 
 
 @contextmanager
@@ -51,8 +64,13 @@ class TracingTransport(httpx2.AsyncBaseTransport):
         self.inner = inner
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await self.inner.handle_async_request(request)
         trace = CURRENT_TRACE.get()
+        if trace is not None and trace.by_id and api_of(request.url.path):
+            try:
+                trace.sent(json.loads(await request.aread()))
+            except ValueError:
+                pass
+        response = await self.inner.handle_async_request(request)
         if trace is not None and 200 <= response.status_code < 300 and api_of(request.url.path):
             content = await response.aread()
             try:

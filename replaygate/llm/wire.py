@@ -104,3 +104,37 @@ def text_of(body: Any) -> str | None:
         if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str)
     ]
     return "".join(texts) if texts else None
+
+
+def call_ids_of(body: Any) -> list[str]:
+    """The ids of the tool calls `tool_calls_of` lists, in the same order ("" where a call has none)."""
+    if not isinstance(body, dict):
+        return []
+    message = _chat_message(body)
+    if message is not None:
+        calls = message.get("tool_calls")
+        return [
+            str(call.get("id") or "")
+            for call in (calls if isinstance(calls, list) else [])
+            if isinstance(call, dict) and isinstance(call.get("function"), dict) and isinstance(call["function"].get("name"), str)
+        ]
+    return [str(item.get("call_id") or "") for item in _output_items(body)
+            if item.get("type") == "function_call" and isinstance(item.get("name"), str)]
+
+
+def tool_results_of(body: Any) -> list[tuple[str, str]]:
+    """(call id, output) of the tool results a request sends back: chat `tool` messages, Responses function_call_output items."""
+    if not isinstance(body, dict):
+        return []
+    items = body.get("messages") if isinstance(body.get("messages"), list) else body.get("input")
+    found = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("role") == "tool" and isinstance(item.get("tool_call_id"), str):
+            content = item.get("content")
+            found.append((item["tool_call_id"], content if isinstance(content, str) else json.dumps(content)))
+        elif item.get("type") == "function_call_output" and isinstance(item.get("call_id"), str):
+            output = item.get("output")
+            found.append((item["call_id"], output if isinstance(output, str) else json.dumps(output)))
+    return found

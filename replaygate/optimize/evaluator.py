@@ -23,6 +23,8 @@ class CandidateEvaluator:
         config = evaluation.config
         self.model = config.model_for("agent")
         self.decoding = {
+            # Two suites may share a prompt text and task ids, never their rollouts.
+            "suite": evaluation.suite.name,
             "temperature": config.temperature,
             "seed": config.seed,
             "max_turns": config.max_turns,

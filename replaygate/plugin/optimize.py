@@ -86,8 +86,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError("--optimize: no suite was collected (no test uses eval_case); select a suite module")
     say("")
     if backend.is_simulator:
-        say("optimize: no credentials found (or --llm=sim): the agent, critic and editor are the offline "
-            "SIMULATOR sim-standin-1, not a real model")
+        say("optimize: no credentials found (or --llm=sim): the agent, critic and editor are each suite's "
+            "offline test double, not a real model")
     for suite in suites:
         say(f"optimize {settings.strategy} {suite.name}: budget {settings.budget} rollouts, seed {settings.seed}, "
             f"via {backend.label}")
@@ -95,8 +95,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             run = optimize(suite, state.suite_config(suite), state.root, backend, settings, state.environ,
                            progress=lambda line, name=suite.name: say(f"optimize {name}: {line}"))
         except (InputError, ValueError) as exc:
-            raise pytest.UsageError(f"--optimize: {exc}") from None
+            if len(suites) == 1:
+                raise pytest.UsageError(f"--optimize: {exc}") from None
+            # One suite that cannot be optimized (too few tasks, say) does not stop the others.
+            say(f"optimize {suite.name}: skipped: {exc}")
+            continue
         config.stash[RUNS].append(run)
+    if not config.stash[RUNS]:
+        raise pytest.UsageError("--optimize: no selected suite could be optimized (see the lines above); select one with a path or -k")
     if not any(run.written for run in config.stash[RUNS]):
         return  # nothing changed: the session replays the committed cassettes as usual
     # The prompt changed: record its cassettes and make its scores the new baseline (--snapshot-update).

@@ -198,7 +198,7 @@ class EvalSession:
             if given and self.evaluations:
                 first = next(iter(self.evaluations))
                 raise InputError(f"{given[0]} names one suite's file, but this session runs suites {first!r} and "
-                                 f"{suite.name!r}; select one suite (a path or -k), or use --set suites.<name>.tasks=…")
+                                 f"{suite.name!r}; select one suite (a path or -k), or use --set suites.<name>.{given[0][2:]}=…")
             self.evaluations[suite.name] = Evaluation(
                 suite, self.suite_config(suite), self.root, self.backend, self.record_mode, self.environ,
                 config_source=str(self.pyproject),
