@@ -6,11 +6,12 @@ the working tree is a PR branch that rewrote its own baseline, to show the gate 
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import shutil
 import subprocess
 import sys
+import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,16 +50,18 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def small_repo(root: Path) -> None:
-    """The repo's suite, prompts, cassettes and baseline, with a task file cut to a few tasks."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("evals", "prompts", "cassettes"):
-        shutil.copytree(REPO / folder, root / folder, ignore=ignore)
-    shutil.copy(REPO / "conftest.py", root / "conftest.py")
-    lines = (REPO / "evals/rooms/data/room_tasks.jsonl").read_text(encoding="utf-8").splitlines()[:TASKS]
+    """The repo's suite, prompts, cassettes and baseline as last committed, with a task file cut to a few tasks.
+
+    Taken from HEAD, not the working tree: `pytest --optimize` rewrites the prompt before this test
+    runs and re-records the cassettes only after it, so the working tree may pair a new prompt
+    with old recordings. A commit always holds a prompt with its own cassettes.
+    """
+    archive = subprocess.run(["git", "archive", "HEAD", "evals", "prompts", "cassettes", "reports/baseline.json",
+                              "conftest.py", "pyproject.toml"], cwd=REPO, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    lines = (root / "evals/rooms/data/room_tasks.jsonl").read_text(encoding="utf-8").splitlines()[:TASKS]
     (root / "evals/rooms/data/room_tasks.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (root / "reports").mkdir()
-    shutil.copy(REPO / "reports/baseline.json", root / "reports/baseline.json")
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
 
 
 def local(command: str, matrix_shard: int | None = None) -> str | None:

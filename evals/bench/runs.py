@@ -31,9 +31,14 @@ def wall(command: list[str], cwd: Path, repeats: int) -> float:
 
 
 def control_project(root: Path, count: int) -> Path:
-    """Bare pytest with `count` trivial parametrized tests: the floor any plugin adds to."""
+    """Bare pytest with `count` trivial parametrized tests: the floor any plugin adds to.
+
+    The harness loads through pytest11 entry points into every run in this environment, so the
+    control turns it off by name: otherwise the floor would include the plugin's own imports.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = \"-p no:cacheprovider\"\n")
+    (root / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\naddopts = \"-p no:cacheprovider -p no:replaygate -p no:replaygate-optimize\"\n")
     (root / "test_control.py").write_text(
         f"import pytest\n\n\n@pytest.mark.parametrize('case', range({count}))\ndef test_case(case):\n    assert case >= 0\n"
     )
