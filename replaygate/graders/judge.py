@@ -15,6 +15,7 @@ from replaygate.core.score import Score
 from replaygate.core.task import Task
 from replaygate.graders.answer import Ungradable, read_answer
 from replaygate.llm.chat import MalformedResponse, complete, first_line
+from replaygate.llm.judge import verdict_format
 
 __all__ = ["BoundJudge", "Judge", "read_verdict", "verdict_format"]
 
@@ -24,26 +25,6 @@ SYSTEM = (
     '{{"score": <number from 0 to 1>, "reason": "<why, at most {chars} characters>"}}.'
 )
 UNREADABLE = "judge answer unreadable"
-
-
-def verdict_format(reason_chars: int) -> dict[str, Any]:
-    """The strict JSON-schema response_format for {"score": 0..1, "reason": str}, as LLMJudge asks."""
-    return {
-        "type": "json_schema",
-        "json_schema": {
-            "name": "judge_verdict",
-            "strict": True,
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "score": {"type": "number", "minimum": 0, "maximum": 1},
-                    "reason": {"type": "string", "maxLength": reason_chars},
-                },
-                "required": ["score", "reason"],
-                "additionalProperties": False,
-            },
-        },
-    }
 
 
 def _as_text(value: Any) -> str:

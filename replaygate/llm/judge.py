@@ -7,7 +7,7 @@ agent's final output and the expected answer and returns {"score", "reason"}.
 from __future__ import annotations
 
 import json
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import openai
 
@@ -19,22 +19,30 @@ from replaygate.core.task import Task
 
 JUDGE_PLACEHOLDERS = ("output", "expected")
 MAX_REASON = 100
-JUDGE_SCHEMA = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "judge_result",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {
-                "score": {"type": "number", "minimum": 0, "maximum": 1},
-                "reason": {"type": "string", "maxLength": MAX_REASON},
+
+
+def verdict_format(reason_chars: int, name: str = "judge_verdict") -> dict[str, Any]:
+    """A strict JSON-schema response_format for {"score": 0..1, "reason": str}."""
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": name,
+            "strict": True,
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "score": {"type": "number", "minimum": 0, "maximum": 1},
+                    "reason": {"type": "string", "maxLength": reason_chars},
+                },
+                "required": ["score", "reason"],
+                "additionalProperties": False,
             },
-            "required": ["score", "reason"],
-            "additionalProperties": False,
         },
-    },
-}
+    }
+
+
+# Agent Lightning's judge asks under this schema name; recorded cassettes match on it.
+JUDGE_SCHEMA = verdict_format(MAX_REASON, name="judge_result")
 
 
 class LLMJudge:

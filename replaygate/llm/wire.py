@@ -62,25 +62,30 @@ def _arguments_text(arguments: Any) -> str:
     return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
 
 
-def tool_calls_of(body: Any) -> list[tuple[str, str]]:
-    """(name, raw JSON arguments) of each function tool call: chat's message.tool_calls, Responses' function_call items."""
+def _function_calls(body: Any) -> list[tuple[str, str, str]]:
+    """(call id, name, raw JSON arguments) of each function tool call, for either API."""
     if not isinstance(body, dict):
         return []
     message = _chat_message(body)
     if message is not None:
         calls = message.get("tool_calls")
         return [
-            (call["function"]["name"], _arguments_text(call["function"].get("arguments")))
+            (str(call.get("id") or ""), call["function"]["name"], _arguments_text(call["function"].get("arguments")))
             for call in (calls if isinstance(calls, list) else [])
             if isinstance(call, dict)
             and isinstance(call.get("function"), dict)
             and isinstance(call["function"].get("name"), str)
         ]
     return [
-        (item["name"], _arguments_text(item.get("arguments")))
+        (str(item.get("call_id") or ""), item["name"], _arguments_text(item.get("arguments")))
         for item in _output_items(body)
         if item.get("type") == "function_call" and isinstance(item.get("name"), str)
     ]
+
+
+def tool_calls_of(body: Any) -> list[tuple[str, str]]:
+    """(name, raw JSON arguments) of each function tool call: chat's message.tool_calls, Responses' function_call items."""
+    return [(name, arguments) for _, name, arguments in _function_calls(body)]
 
 
 def text_of(body: Any) -> str | None:
@@ -108,18 +113,7 @@ def text_of(body: Any) -> str | None:
 
 def call_ids_of(body: Any) -> list[str]:
     """The ids of the tool calls `tool_calls_of` lists, in the same order ("" where a call has none)."""
-    if not isinstance(body, dict):
-        return []
-    message = _chat_message(body)
-    if message is not None:
-        calls = message.get("tool_calls")
-        return [
-            str(call.get("id") or "")
-            for call in (calls if isinstance(calls, list) else [])
-            if isinstance(call, dict) and isinstance(call.get("function"), dict) and isinstance(call["function"].get("name"), str)
-        ]
-    return [str(item.get("call_id") or "") for item in _output_items(body)
-            if item.get("type") == "function_call" and isinstance(item.get("name"), str)]
+    return [call_id for call_id, _, _ in _function_calls(body)]
 
 
 def tool_results_of(body: Any) -> list[tuple[str, str]]:
