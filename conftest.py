@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 # CI's second look at the pure property tests (.ci/run): a fresh random seed each run, printed so a
-# failure replays, no database, 5x the default examples. Built on Hypothesis's defaults, not on
+# failure replays, no database, 4x the default examples. Built on Hypothesis's defaults, not on
 # whichever profile is loaded, so a local replay draws what CI drew; too_slow is off for shared runners.
 settings.register_profile(
-    "explore", settings.get_profile("default"), derandomize=False, database=None, max_examples=500,
+    "explore", settings.get_profile("default"), derandomize=False, database=None, max_examples=400,
     deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
