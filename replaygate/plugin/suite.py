@@ -1,7 +1,8 @@
 """The pytest face of the harness: options, the `eval_case` fixture, baseline xfails and the report.
 
-Every case of a suite module (one that defines `SUITE`) runs in one concurrent
-batch the first time a case is needed; each test then checks its own result.
+A test marked with `@suite.cases` (or in a module naming a `SUITE`) runs once per task of its
+suite; all selected cases of a suite run in one concurrent batch the first time one is needed,
+and each test then checks its own result.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ BASELINE_NOTE = pytest.StashKey[str]()  # the gate baseline's older-format line,
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evals", "LLM agent evaluation")
     group.addoption("--llm", choices=LLM_CHOICES, default=None,
-                    help="answer live from this backend instead of replaying cassettes (auto: Azure, then OpenAI, then the simulator)")
+                    help="answer live from this backend instead of replaying cassettes (auto: Azure, then OpenAI, then each suite's "
+                         "offline test double; sim: the double)")
     group.addoption("--eval-record-mode", dest="eval_record_mode", choices=RECORD_MODES, default="none",
-                    help="vcrpy record mode; none (default) replays only and never touches the network")
+                    help="vcrpy record mode of this harness's cassettes; none (default) replays only and never touches the network "
+                         "(pytest-recording's --record-mode governs only its own @pytest.mark.vcr tests)")
     group.addoption("--concurrency", dest="eval_concurrency", type=int, default=None, help="rollouts in flight at once (default 8)")
     group.addoption("--max-turns", dest="eval_max_turns", type=int, default=None, help="model calls per rollout (default 2: one tool round, then the answer)")
     group.addoption("--tasks", dest="eval_tasks", default=None, help="task file (JSONL, JSON or YAML) of the one suite this session runs; overrides its tasks setting")
@@ -140,7 +143,8 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
     results = state.result_for(request.node, suite, task)
     evaluation = state.evaluation(suite)
     threshold = state.threshold_for(suite)
-    records = [record_case(result, threshold, evaluation.describe) for result in results]
+    contaminated = state.contamination(suite).get(task.id, "")
+    records = [record_case(result, threshold, evaluation.describe, contaminated=contaminated) for result in results]
     first = records[0]
     props = request.node.user_properties
     # Readable fields for JUnit XML (the first repeat's), then the machine-readable records the report is built from.
@@ -155,6 +159,8 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
         ("eval_records", json.dumps([asdict(r) for r in records], sort_keys=True, ensure_ascii=False)),
         ("eval_info", state.info_json(suite)),
     ]
+    if contaminated:
+        props.append(("eval_contaminated", contaminated))  # JUnit XML says why this case is no test
     return CaseOutcome(results, threshold, request.node.nodeid, evaluation.describe, state.rerun_options(),
                        state.min_passes)
 
@@ -211,6 +217,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"{Path(state.config.reports) / 'scores.md'}"
             + ("; baseline updated" if state.update_baseline else "")
         )
+        contaminated = sorted({r.task_id for r in suite.records if r.contaminated})
+        if contaminated:
+            terminalreporter.write_line(
+                f"evals {name}: contaminated: {_cases(len(contaminated))} whose input appears in the prompt, kept out of "
+                f"the gate ({', '.join(contaminated[:5])}{', …' if len(contaminated) > 5 else ''})", yellow=True)
         if name in state.previous_diffs and state.previous_diffs[name].verdict is not None:
             terminalreporter.write_line(f"evals {name}: against the replaced baseline: {state.previous_diffs[name].summary()}")
         diff = state.diffs.get(name)
@@ -227,6 +238,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                                     red=True, bold=True)
     if state.diffs and config.stash.get(BASELINE_NOTE, ""):
         terminalreporter.write_line(f"evals: {config.stash[BASELINE_NOTE]}")
+
+
+def _cases(count: int) -> str:
+    return f"{count} case{'s' if count != 1 else ''}"
 
 
 def gate_enforced(state: EvalSession) -> bool:
