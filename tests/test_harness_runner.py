@@ -152,7 +152,9 @@ def test_azure_backend_deployments_and_version():
     "llm, env, fragment",
     [
         ("openai", {}, "--llm=openai: OPENAI_API_KEY is not set"),
-        ("azure", {"AZURE_OPENAI_ENDPOINT": "https://a.invalid"}, "--llm=azure: set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY"),
+        # An endpoint without a key signs in with Entra ID; asking for key auth without a key is the error.
+        ("azure", {"AZURE_OPENAI_ENDPOINT": "https://a.invalid", "AZURE_OPENAI_AUTH": "key"},
+         "--llm=azure: AZURE_OPENAI_AUTH=key but AZURE_OPENAI_API_KEY is not set"),
         ("gemini", {}, "--llm=gemini: unknown backend; use one of auto, openai, azure, sim"),
     ],
 )

@@ -21,6 +21,18 @@ def models_body() -> dict[str, Any]:
     return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "evals.sim"}]}
 
 
+# The one deployment the simulator has not got, so clients can meet Azure's answer to a wrong name.
+MISSING_DEPLOYMENT = "no-such-deployment"
+
+
+def missing_deployment_body() -> dict[str, Any]:
+    """Azure's 404 for a deployment that does not exist, on its deployment route and the v1 route alike."""
+    body = error_body("The API deployment for this resource does not exist. If you created the deployment "
+                      "within the last 5 minutes, please wait a moment and try again.")
+    body["error"]["code"] = "DeploymentNotFound"
+    return body
+
+
 def is_chat_completions(method: str, path: str) -> bool:
     """Whether a request asks for a chat completion (OpenAI or Azure path); `path` excludes the query string."""
     return method == "POST" and path.rstrip("/").endswith("/chat/completions")
@@ -34,6 +46,10 @@ def route(method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
             request = json.loads(body.decode("utf-8")) if body else None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return 400, error_body(f"request body is not valid JSON: {exc}")
+        # Azure names the deployment in the path; Foundry's v1 route, in the body's model.
+        named = request.get("model") if isinstance(request, dict) else None
+        if f"/deployments/{MISSING_DEPLOYMENT}/" in path + "/" or named == MISSING_DEPLOYMENT:
+            return 404, missing_deployment_body()
         try:
             return 200, respond(request)
         except SimRequestError as exc:

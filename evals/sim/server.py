@@ -1,5 +1,6 @@
 """Serving the simulator over stdlib HTTP: POST /v1/chat/completions, the Azure deployments
-path, GET /v1/models and GET /v1/_faults, with optional fault injection (`evals.sim.faults`).
+path and a Foundry project's /openai/v1 path (with Azure's 404 for `routes.MISSING_DEPLOYMENT`),
+GET /v1/models and GET /v1/_faults, with optional fault injection (`evals.sim.faults`).
 Request headers are never logged: they carry API keys."""
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Audit files for credentials before they are committed: `python -m replaygate.cassettes.audit [PATH ...]`.
 
 Scans every file under the given paths (default: the `cassettes` and `reports` folders of
-`[tool.replaygate]`) for OpenAI-style keys, bearer tokens, credential headers stored in cassettes,
-32-hex keys given as header or query values, and the values of the `secret_env` variables.
+`[tool.replaygate]`) for OpenAI-style keys, bearer tokens (`Bearer ...` and JWT-shaped, as Entra ID
+issues), credential headers stored in cassettes, 32-hex keys given as header or query values, and
+the values of the `secret_env` variables.
 Prints `path:line: what (value hidden)` per hit, never the value; exits 1 on any hit.
 """
 
@@ -21,10 +22,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from replaygate.core.config import load_config
 from replaygate.core.errors import InputError
-from replaygate.cassettes.secrets import MIN_SECRET_LENGTH
+from replaygate.cassettes.secrets import BEARER, JWT, MIN_SECRET_LENGTH
 
 OPENAI_KEY = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")
-BEARER = re.compile(r"\bbearer\s+[A-Za-z0-9._~+/-]{16,}", re.IGNORECASE)
 HEX_KEY = re.compile(r"(?:bearer\s+)?[0-9a-fA-F]{32}", re.IGNORECASE)
 # Only where a key would be sent: a query value, or the value of a `Name: value` header line.
 # Ids such as chatcmpl-sim-<hash> or call_<hash> sit elsewhere and never match.
@@ -103,6 +103,8 @@ def scan_lines(text: str, secrets: Sequence[tuple[str, str]]) -> Iterator[tuple[
             yield number, "OpenAI-style API key"
         if BEARER.search(line):
             yield number, "Bearer token"
+        if JWT.search(line):
+            yield number, "JWT-shaped token (an Entra ID or other bearer token)"
         for match in QUERY_HEX.finditer(line):
             yield number, f"32-hex key in query {urllib.parse.unquote(match.group(1))!r}"
         header = HEADER_LINE.match(line)
@@ -202,7 +204,7 @@ def watched_secrets(names: Iterable[str], environ: Mapping[str, str]) -> list[tu
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m replaygate.cassettes.audit",
-        description="Scan files for credentials (API keys, bearer tokens, credential headers, secret_env values). "
+        description="Scan files for credentials (API keys, bearer and JWT-shaped tokens, credential headers, secret_env values). "
         "Exits 1 when anything is found; the values are never printed.",
     )
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders (default: [tool.replaygate] cassettes and reports)")

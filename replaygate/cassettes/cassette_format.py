@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 from replaygate.core.atomic import write_text_atomic
 from replaygate.core.errors import InputError
-from replaygate.cassettes.secrets import SecretLeakError, find_secrets
+from replaygate.cassettes.secrets import SecretLeakError, find_secrets, leak_message
 
-# Allow-lists, never deny-lists: a header or query key we did not think of stays out.
+# Allow-lists, never deny-lists: a header or query key we did not think of stays out
+# (Authorization with its Entra ID bearer token, api-key, cookies, the harness's own routing headers).
 REQUEST_HEADERS = frozenset({"content-type", "accept"})
 RESPONSE_HEADERS = frozenset({"content-type", "x-simulator"})
 QUERY_KEYS = frozenset({"api-version"})
@@ -138,8 +139,5 @@ class AtomicPersister:
         text = serialize(cassette_dict, serializer)
         leaked = find_secrets(text, self.secrets)
         if leaked:
-            raise SecretLeakError(
-                f"{cassette_path}: refusing to write, it would contain the value of ${leaked[0]}; "
-                "keep credentials out of prompts, task inputs and allow-listed headers"
-            )
+            raise SecretLeakError(leak_message(cassette_path, leaked))
         write_text_atomic(cassette_path, text)

@@ -11,13 +11,20 @@ if TYPE_CHECKING:
 from replaygate.cassettes.cassette_format import json_or_raw
 
 def endpoint_of(path: str) -> str:
-    """`/v1/chat/completions` and Azure's `/openai/deployments/x/chat/completions` are one endpoint."""
+    """`/v1/chat/completions`, Azure's `/openai/deployments/x/chat/completions` and `/openai/responses`, and a
+    Foundry project's `/api/projects/p/openai/v1/chat/completions` are one endpoint each."""
     path = path.rstrip("/")
     azure = re.search(r"/deployments/[^/]+/(.+)$", path)
     if azure:
         return azure.group(1)
+    # Before the generic version match: a project named like a version (v2-team) must not be taken for one.
+    openai_v1 = re.search(r"/openai/v1/(.+)$", path)
+    if openai_v1:
+        return openai_v1.group(1)
     versioned = re.search(r"/v\d+[^/]*/(.+)$", path)
-    return versioned.group(1) if versioned else path.lstrip("/")
+    if versioned:
+        return versioned.group(1)
+    return path.lstrip("/").removeprefix("openai/")  # Azure's deployment-less routes: /openai/responses
 
 
 def method(r1: Request, r2: Request) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import openai
 
+from replaygate.llm.azure import api_error_hint
 from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse, complete, first_line
 from replaygate.core.rollout import Rollout, ToolCall
 
@@ -116,7 +117,7 @@ async def run_tool_loop(
             rollout.fail("turn_limit", f"no final answer within {decoding.max_turns} turns (kept calling {names})",
                          hint="Call each tool once, then give your final answer.")
     except openai.APIStatusError as exc:
-        rollout.fail("api", f"API error {exc.status_code}: {first_line(exc)}")
+        rollout.fail("api", f"API error {exc.status_code}: {first_line(exc)}{api_error_hint(exc, client)}")
     except openai.APIError as exc:
         rollout.fail("api", f"API error: {first_line(exc)}")
     except MalformedResponse as exc:

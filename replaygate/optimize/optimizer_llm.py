@@ -10,6 +10,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
+from replaygate.llm.azure import api_error_hint
 from replaygate.llm.backend import Backend
 from replaygate.llm.chat import first_line
 from replaygate.core.prompt import PromptTemplate
@@ -59,7 +60,8 @@ class OptimizerLLM:
             response = await client.post("/chat/completions", cast_to=ChatCompletion, body=body)
             text = response.choices[0].message.content or ""
         except (openai.APIError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            self.failures.append(f"{request.template.path.name}: {first_line(exc)}")
+            hint = api_error_hint(exc, client) if isinstance(exc, openai.APIStatusError) else ""
+            self.failures.append(f"{request.template.path.name}: {first_line(exc)}{hint}")
             return None
         if response.usage is not None:
             self.budget.optimizer_tokens_in += int(response.usage.prompt_tokens)
