@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from evals.bench.project import REPO, clean_env
 from replaygate.core.atomic import write_text_atomic
-from replaygate.optimize.report import render_optimization
+from replaygate.optimize.report import render_optimization, run_label, trajectory_charts
 
 IGNORED = shutil.ignore_patterns(".git", ".evals", "__pycache__", ".hypothesis", ".venv", "*.egg-info", ".pytest_cache")
 
@@ -82,6 +82,15 @@ def bench_strategy(work: Path, strategy: str, extra: list[str]) -> dict:
     }
 
 
+def trajectories(results: list[dict]) -> list[str]:
+    """Every benchmarked run's trajectory, runs on the same task set drawn together."""
+    docs = [r["doc"] for r in results]
+    # "evo (heuristic operators only)" names its variant inside the parentheses, beside the seed.
+    labels = [run_label(r["doc"], r["label"].removeprefix(r["doc"]["strategy"]).strip(" ()")) for r in results]
+    charts = trajectory_charts(docs, labels)
+    return ["## Trajectories", "", *charts] if charts else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.bench.optimize", description=__doc__)
     parser.add_argument("--strategies", default="apo,evo")
@@ -109,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "`[tool.replaygate.optimize]`. Agent Lightning's APO example, for scale: 229 rollouts and 16 optimizer calls",
         "moved its judge score from 0.569 to 0.721 on gpt-4.1-nano.", "",
         tabulate(rows, headers=headers, tablefmt="github"), "",
+        *trajectories(results),
     ])
     write_text_atomic(args.out, text)
     docs = [r["doc"] for r in results if r["files"]]

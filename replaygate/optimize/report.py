@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
+import math
 from typing import Any, Mapping, Sequence
 
 from tabulate import tabulate
+
+from replaygate.results.charts import PALETTE, colour_name, init_directive, legend, mermaid_label
+
+MAX_POINTS = 50  # intervals on the rollouts axis: fine enough to place each round, few enough to read
 
 SIMULATOR_NOTE = (
     "> **Simulator, not a real model.** The agent, critic and editor here were `sim-standin-1`, the "
@@ -22,35 +30,104 @@ def _cell(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def task_set(doc: Mapping[str, Any]) -> str | None:
+    """A fingerprint of the run's tasks, split by split: two runs share a chart only when theirs match.
+
+    The JSON records task ids per split, not task contents, so ids are what it hashes."""
+    splits = doc.get("splits")
+    if not splits:
+        return None
+    canonical = json.dumps({name: sorted(ids) for name, ids in splits.items()}, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def _same_chart(doc: Mapping[str, Any]) -> tuple:
+    # Validation scores compare only on the same tasks, the same way scored.
+    return doc.get("suite"), doc.get("metric", "score"), task_set(doc)
+
+
+def run_label(doc: Mapping[str, Any], variant: str = "", note: str = "") -> str:
+    """How a chart names a run: "apo (seed 0)", "evo (heuristic operators only, seed 0, this run)"."""
+    return f"{doc['strategy']} ({variant + ', ' if variant else ''}seed {doc['seed']}{', ' + note if note else ''})"
+
+
 def _curve(doc: Mapping[str, Any]) -> list[tuple[int, float]]:
     return [(p["rollouts"], p["best_val"]) for p in doc["trajectory"]]
 
 
-def _chart(docs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """A Mermaid line chart of best validation score against rollouts used, one line per strategy."""
-    xs = sorted({x for doc in docs for x, _ in _curve(doc)})
-    if not xs:
+def grid_step(end: int) -> int:
+    """The smallest step of 1, 2 or 5 times a power of ten that spans `end` in at most MAX_POINTS intervals."""
+    for power in itertools.count():
+        for factor in (1, 2, 5):
+            if end <= factor * 10**power * MAX_POINTS:
+                return factor * 10**power
+    raise AssertionError("unreachable")
+
+
+def resample(curve: Sequence[tuple[int, float]], grid: Sequence[int]) -> list[float]:
+    """The best score so far at each grid point: the highest value at or before it, the first value before any."""
+    return [max((v for x, v in curve if x <= at), default=curve[0][1]) for at in grid]
+
+
+def trajectory_chart(docs: Sequence[Mapping[str, Any]], labels: Sequence[str] = ()) -> list[str]:
+    """Best validation score against rollouts used, one line per run, the x-axis to scale.
+
+    xychart-beta spaces a line's values evenly over a numeric x-axis, so each curve is read at the same
+    evenly spaced rollout counts. The runs must share a task set; at most one per palette colour."""
+    drawn = [(doc, labels[i] if labels else run_label(doc)) for i, doc in enumerate(docs) if doc["trajectory"]]
+    if not drawn:
         return []
+    if len(drawn) > len(PALETTE) or len({_same_chart(doc) for doc, _ in drawn}) > 1:
+        raise ValueError("one chart holds runs on the same task set, one per palette colour")
+    metric = drawn[0][0].get("metric", "score")
+    ends = [_curve(doc)[-1][0] for doc, _ in drawn]
+    step = grid_step(max(ends))
+    top = max(step, -(-max(ends) // step) * step)
+    grid = range(0, top + 1, step)
+    values = [resample(_curve(doc), grid) for doc, _ in drawn]
+    y_top = max(1, math.ceil(max(max(v) for v in values)))
     lines = [
         "```mermaid",
+        init_directive(),
         "xychart-beta",
-        f'    title "Best validation {docs[0].get("metric", "score")} by rollouts used"',
-        "    x-axis \"rollouts used\" [" + ", ".join(str(x) for x in xs) + "]",
-        '    y-axis "validation score" 0 --> 1',
+        f'    title "Best validation {mermaid_label(metric)} by rollouts used"',
+        f'    x-axis "rollouts used" 0 --> {top}',
+        f'    y-axis "validation {mermaid_label(metric)}" 0 --> {y_top}',
     ]
-    for doc in docs:
-        curve = _curve(doc)
-        values, last = [], curve[0][1]
-        for x in xs:
-            # A step function: the best so far holds until the strategy's next point.
-            last = max([v for px, v in curve if px <= x], default=last)
-            values.append(f"{last:.3f}")
-        lines.append("    line [" + ", ".join(values) + "]")
+    for (doc, name), curve in zip(drawn, values):
+        lines.append(f'    line "{mermaid_label(name)}" [' + ", ".join(f"{v:.3f}" for v in curve) + "]")
     lines.append("```")
-    if len(docs) > 1:
-        lines.append("")
-        lines.append("Lines, in order: " + ", ".join(f"{d['strategy']} (seed {d['seed']})" for d in docs) + ".")
-    return lines
+    ended = ", ".join(f"{colour_name(i)} at {end}" for i, end in enumerate(ends))
+    fingerprint = task_set(drawn[0][0])
+    validation = len(drawn[0][0].get("splits", {}).get("validation", []))
+    note = (f"The x-axis is rollouts to scale, read every {step}: each line is its run's best validation "
+            f"{metric} so far, flat before its first round (the starting prompt's score) and after its last "
+            f"({ended} rollouts). " + (f"Task set `{fingerprint}`, {validation} validation tasks." if fingerprint
+                                        else "Task set not recorded."))
+    return [*lines, "", legend([name for _, name in drawn], note)]
+
+
+def trajectory_charts(docs: Sequence[Mapping[str, Any]], labels: Sequence[str] = ()) -> list[str]:
+    """A chart per suite, metric and task set, in the order first met; more runs than colours take more charts."""
+    labels = list(labels) or [run_label(doc) for doc in docs]
+    groups: dict[tuple, list[int]] = {}
+    for i, doc in enumerate(docs):
+        groups.setdefault(_same_chart(doc), []).append(i)
+    parts: list[str] = []
+    for members in groups.values():
+        for start in range(0, len(members), len(PALETTE)):
+            chunk = members[start:start + len(PALETTE)]
+            chart = trajectory_chart([docs[i] for i in chunk], [labels[i] for i in chunk])
+            parts += [*chart, ""] if chart else []
+    return parts
+
+
+def _why_apart(other: Mapping[str, Any], doc: Mapping[str, Any]) -> str:
+    if other.get("metric", "score") != doc.get("metric", "score"):
+        return f"scored on {other.get('metric', 'score')}, not {doc.get('metric', 'score')}"
+    if task_set(other) != task_set(doc):
+        return f"on task set `{task_set(other)}`, not this run's `{task_set(doc)}`"
+    return f"past the palette's {len(PALETTE)} colours"
 
 
 def _comparison(docs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -119,9 +196,14 @@ def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, An
             rows.append([split, label, f"{cell['n']}/{cell['of']}", *(_num(cell.get(m)) for m in metrics)])
     parts += [tabulate(rows, headers=["split", "prompt", "tasks scored", *metrics], tablefmt="github"), ""]
     parts += ["## Trajectory", ""]
-    compared = [doc, *[o for o in others if o.get("suite") == doc["suite"]]]
-    parts += _chart(compared)
+    same_suite = [o for o in others if o.get("suite") == doc["suite"]]
+    # Only runs on this run's tasks and metric: their validation scores measure the same thing.
+    compared = [doc, *[o for o in same_suite if _same_chart(o) == _same_chart(doc)]][: len(PALETTE)]
+    parts += trajectory_chart(compared, [run_label(doc, note="this run"), *map(run_label, compared[1:])])
     parts += [""]
+    apart = [o for o in same_suite if o not in compared]
+    if apart:
+        parts += ["Not drawn: " + "; ".join(f"{run_label(o)}, {_why_apart(o, doc)}" for o in apart) + ".", ""]
     if len(compared) > 1:
         parts += _comparison(compared)
     if doc.get("strategy_data", {}).get("operators"):

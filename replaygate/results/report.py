@@ -13,6 +13,7 @@ from tabulate import tabulate
 
 from replaygate.core.atomic import write_text_atomic
 from replaygate.core.evaluation import RunInfo
+from replaygate.results.charts import init_directive, legend
 from replaygate.results.gate import BaselineDiff
 from replaygate.results.outcome import TaskOutcome
 from replaygate.llm.pricing import Price, estimated_cost, format_cost
@@ -160,6 +161,10 @@ def _summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[st
     rows.append(["estimated cost", _cost(info, records, prices, prices_as_of)])
     rows.append(["latency p50 / p95", _latency(info, records)])
     rows.append(["errors", f"{sum(kinds.values())}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})" if kinds else "")])
+    contaminated = sum(any(r.contaminated for r in o.records) for o in outcomes.values())
+    if contaminated:
+        rows.append(["contaminated", f"{contaminated} case{'s' if contaminated != 1 else ''} whose input appears in the "
+                                     "prompt (kept out of the gate)"])
     retried = sum(r.retries for r in records)
     if retried:
         rows.append(["unreadable answers asked again", str(retried)])
@@ -225,7 +230,9 @@ def _gate_section(diff: BaselineDiff, h: str) -> list[str]:
         f"- test: paired over tasks ({c.method}), repeats averaged within a task; p(gain) {format_p(c.p_gain)}",
         f"- compared: {c.n} tasks; new (not in the baseline, not tested): {len(diff.new_tasks)}; "
         f"in the baseline but not in this run: {len(diff.missing_tasks)}"
-        + (f"; could not run: {len(diff.unscored_tasks)}" if diff.unscored_tasks else ""),
+        + (f"; could not run: {len(diff.unscored_tasks)}" if diff.unscored_tasks else "")
+        + (f"; contaminated (input in the prompt, not tested): {len(diff.contaminated_tasks)}"
+           if diff.contaminated_tasks else ""),
     ]
     if diff.new_tasks:
         lines.append(f"- new tasks: {_cell(', '.join(diff.new_tasks), 400)}")
@@ -272,11 +279,18 @@ def mermaid_distribution(now: Sequence[float], base: Sequence[float] | None) -> 
     line = score_histogram(base) if base is not None else None
     top = max(bars + (line or []) + [1])
     title = "Tasks by mean score: this run (bars)" + (" vs baseline (line)" if line is not None else "")
-    rows = ["```mermaid", "xychart-beta", f'    title "{title}"', f'    x-axis "score" [{labels}]',
-            f'    y-axis "tasks" 0 --> {top}', f"    bar [{', '.join(map(str, bars))}]"]
+    rows = ["```mermaid", init_directive(), "xychart-beta", f'    title "{title}"', f'    x-axis "score" [{labels}]',
+            f'    y-axis "tasks" 0 --> {top}', f'    bar "this run" [{", ".join(map(str, bars))}]']
     if line is not None:
-        rows.append(f"    line [{', '.join(map(str, line))}]")
+        rows.append(f'    line "baseline" [{", ".join(map(str, line))}]')
     return "\n".join(rows + ["```"])
+
+
+def distribution_legend(tasks: int, with_baseline: bool) -> str:
+    """The caption under the distribution chart, naming its bars and line by colour."""
+    if not with_baseline:
+        return legend(["this run (bars)"], f"{tasks} tasks; no baseline to compare.")
+    return legend(["this run (bars)", "baseline (line)"], f"Both count the same {tasks} tasks.")
 
 
 def _chart_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, h: str) -> list[str]:
@@ -288,7 +302,8 @@ def _chart_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, h: s
         # Same tasks on both sides, so the two shapes compare like with like.
         now = [outcomes[t].mean for t in diff.deltas]
         base = [diff.baseline.cases[t].score for t in diff.deltas]
-    return [f"{h} Score distribution", "", mermaid_distribution(now, base), ""]
+    return [f"{h} Score distribution", "", mermaid_distribution(now, base), "",
+            distribution_legend(len(now), base is not None), ""]
 
 
 def _graders_section(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, info: RunInfo, h: str) -> list[str]:
@@ -335,8 +350,10 @@ def _tasks_table(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, repeat
             delta = "—"  # in the baseline, but no repeat could run
         else:
             delta = "new" if diff.baseline is not None or diff.new_suite else ""
-        row = [task, o.records[0].expected, _cell(_chosen(o)), f"{o.mean:.2f}", delta,
-               "pass" if o.passed else "FAIL", _cell(o.worst.reason)]
+        result = "pass" if o.passed else "FAIL"
+        if task in diff.contaminated_tasks:
+            delta, result = "excluded", f"{result}, contaminated"  # the prompt shows its input: no test
+        row = [task, o.records[0].expected, _cell(_chosen(o)), f"{o.mean:.2f}", delta, result, _cell(o.worst.reason)]
         if repeats > 1:
             row[4:4] = [f"{o.spread:.2f}", f"{o.passes}/{o.repeats}", f"{o.pass_at(repeats):.2f}"]
         rows.append(row)
@@ -372,6 +389,7 @@ def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: 
                 "improvements": diff.improvements,
                 "new_tasks": list(diff.new_tasks),
                 "missing_tasks": list(diff.missing_tasks),
+                "contaminated_tasks": list(diff.contaminated_tasks),
                 "setting_changes": list(diff.setting_changes),
             },
             "cases": [asdict(r) for r in sorted(suite.records, key=lambda r: (r.task_id, r.repeat))],
