@@ -52,11 +52,12 @@ def test_lint_keeps_a_good_candidate_as_it_is():
     assert verdict.text == BASE + "\n" and not verdict.repairs and not verdict.rejected
 
 
-def test_lint_repairs_an_invented_placeholder_and_restores_a_dropped_one():
-    verdict = lint_candidate("Book a room on {date} at {time} near {location}.", REQUIRED, 500)
-    assert "{location}" not in verdict.text and "location" in verdict.text
-    assert "needs: {needs}" in verdict.text
-    assert len(verdict.repairs) == 2
+def test_lint_rejects_an_invented_placeholder_and_restores_a_dropped_one():
+    # Unbracing {location} would leave "near location." behind: rejected, with a message an editor can act on.
+    invented = lint_candidate("Book a room on {date} at {time} near {location}. Needs: {needs}.", REQUIRED, 500)
+    assert invented.text is None and "{location}" in invented.rejected and not invented.duplicate
+    verdict = lint_candidate("Book a room on {date} at {time}.", REQUIRED, 500)
+    assert verdict.text.endswith("\n\nneeds: {needs}\n") and len(verdict.repairs) == 1
 
 
 def test_lint_rejects_duplicates_overlong_and_dropped_text():

@@ -45,7 +45,7 @@ LESSONS = st.lists(st.builds(Lesson, st.lists(TOKENS, min_size=1, max_size=6).ma
 
 
 def material():
-    examples = [Example("t1", "date 2026-03-02; needs {needs}", "R-1", "Prefer {time}.")]
+    examples = [Example("t1", "date 2026-03-02; needs {needs}", "R-{time}")]
     return ([Lesson("The room must be free {date}.", 3), Lesson("Prefer the nearest room.", 1)], examples)
 
 

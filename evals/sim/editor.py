@@ -43,6 +43,10 @@ _ITEM_START = re.compile(r"^\s*(?:\d+[.)]|[-*•]|#{3,4})\s+", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _MAX_CHARS = re.compile(r"\b(?:under|below|at\s+most|within|no\s+more\s+than)\s+(\d{2,6})\s+characters\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+# What an optimizer adds to the critique when it rejected the editor's last answer (a lint message).
+_REJECTED = re.compile(r"^[^\n]*\bprevious version of the prompt was rejected\b:?\s*(?P<why>.*)",
+                       re.IGNORECASE | re.DOTALL | re.MULTILINE)
+_HEADING_LINE = re.compile(r"^\s*Rules:\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class EditRequest:
     critique: str
     placeholders: tuple[str, ...]
     max_chars: int | None
+    feedback: str = ""  # why the last answer was rejected, when the request says so
 
 
 def is_edit_request(convo: Conversation) -> bool:
@@ -67,7 +72,12 @@ def read_edit_request(text: str) -> EditRequest:
     listed = [m.group(1) for line in rules.splitlines() if "placeholder" in line.lower() for m in _PLACEHOLDER.finditer(line)]
     placeholders = listed or [m.group(1) for m in _PLACEHOLDER.finditer(prompt)]
     limit = _MAX_CHARS.search(rules)
-    return EditRequest(prompt, critique.strip(), tuple(dict.fromkeys(placeholders)), int(limit.group(1)) if limit else None)
+    # Feedback is about the last answer, not the prompt: it asks for no new rule, only for care.
+    rejected = _REJECTED.search(critique)
+    feedback = " ".join(rejected.group("why").split()) if rejected else ""
+    critique = critique[: rejected.start()] if rejected else critique
+    return EditRequest(prompt, critique.strip(), tuple(dict.fromkeys(placeholders)),
+                       int(limit.group(1)) if limit else None, feedback)
 
 
 def recommended(critique: str, book: Phrasebook) -> list[list[str]]:
@@ -173,9 +183,12 @@ def is_sloppy(request: EditRequest, seed: Any) -> bool:
 def edit(request: EditRequest, seed: Any, book: Phrasebook | None = None) -> str:
     """The new prompt text for `request` (without the <prompt> tags)."""
     book = book or default_phrasebook()
-    sloppy = is_sloppy(request, seed)
+    # Told why its last answer was rejected, it does the same edit with care: no slip this time.
+    sloppy = is_sloppy(request, seed) and not request.feedback
     seed = _keyed(request, seed)
     layout = choose(LAYOUTS, seed, "editor-layout")
+    if "heading" in request.feedback.lower() and layout == "rules_after" and _HEADING_LINE.search(request.prompt):
+        layout = "prose_after"  # the prompt has its rules heading already: a second one was the complaint
     text = request.prompt
     for shortest in (False, True):
         rules, _ = _rules(request, seed, book, shortest)

@@ -14,7 +14,7 @@ from typing import Sequence
 from replaygate.core.prompt import PromptTemplate
 from replaygate.optimize.candidate import Candidate
 from replaygate.optimize.optimizer_llm import OptimizerRequest
-from replaygate.optimize.search import Search
+from replaygate.optimize.search import Retry, Search
 from replaygate.optimize.settings import ApoSettings
 from replaygate.optimize.trace import render_traces
 
@@ -72,12 +72,12 @@ class APO:
                 seed = search.settings.seed * 1000 + round * 100 + branch + 17 * len(edits)
                 edits.append(OptimizerRequest(self.edit, values, seed=seed))
                 owners.append(parent)
-        proposals = [
-            Candidate(edited_prompt(text), parent.version, "apo edit", round)
-            for parent, text in zip(owners, search.llm.complete_many(edits))
-            if text
-        ]
-        children = search.admit(proposals)
+        proposals, retries = [], []
+        for parent, request, text in zip(owners, edits, search.llm.complete_many(edits)):
+            if text:
+                proposals.append(Candidate(edited_prompt(text), parent.version, "apo edit", round))
+                retries.append(Retry(request, "critique", edited_prompt))
+        children = search.admit(proposals, retries)
         if not children:
             return
         survivors = search.race(children, knobs.val_batch_size, knobs.beam_width, round)

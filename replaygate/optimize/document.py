@@ -35,6 +35,14 @@ def _split_means(result: SearchResult, candidate: Candidate) -> dict[str, dict[s
     return table
 
 
+def holdout_scores(result: SearchResult) -> dict[str, Any]:
+    """The gate's own inputs: each holdout task's metric (repeats averaged) under both prompts, unrounded."""
+    holdout = result.holdout
+    best = holdout.get("candidate", holdout.get("incumbent", {}) if result.best == result.search.incumbent else {})
+    return {"metric": result.search.metric, "incumbent": dict(sorted(holdout.get("incumbent", {}).items())),
+            "best": dict(sorted(best.items()))}
+
+
 def build_document(result: SearchResult, facts: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the report shows; `facts` adds the run's context (suite, models, seed, paths)."""
     search = result.search
@@ -51,13 +59,16 @@ def build_document(result: SearchResult, facts: Mapping[str, Any]) -> dict[str, 
         **facts,
         "strategy": facts.get("strategy"),
         "settings": search.settings.model_dump(),
+        "split_salt": search.settings.split_salt,
         "splits": {name: [t.id for t in tasks] for name, tasks in search.splits.items()},
+        # With the gate's settings above, enough to recompute its verdict (replaygate.results.stats.paired_comparison).
+        "holdout_scores": holdout_scores(result),
         "incumbent": {"version": incumbent.version, "text": incumbent.text, "splits": _split_means(result, incumbent)},
         "best": {"version": best.version, "text": best.text, "splits": _split_means(result, best)},
         "gate": None if decision is None else {
             "accepted": decision.accepted,
             "summary": decision.summary,
-            **{k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(decision.comparison).items()},
+            **decision.comparison.to_dict(),  # an unbounded interval is null: JSON has no infinity
         },
         "accepted": result.accepted,
         "stopped": result.stopped,

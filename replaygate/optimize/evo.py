@@ -26,11 +26,13 @@ from replaygate.optimize.operators import HEURISTIC, Example, Lesson, mine_lesso
 from replaygate.optimize.optimizer_llm import OptimizerRequest
 from replaygate.optimize.outcome import Outcome
 from replaygate.optimize.rewrite import CROSSOVER_FIELDS, REFLECT_FIELDS, crossover_request, reflect_request
-from replaygate.optimize.search import Search, mean
+from replaygate.optimize.search import Retry, Search, mean
 from replaygate.optimize.selection import fitness, pareto_front, pick_parent, survivors, task_wins
 from replaygate.optimize.settings import EvoSettings, OptimizeSettings
 
 LLM_OPERATORS = ("reflect", "crossover")
+# The request value each LLM operator's editor reads as its critique: lint feedback on a retry goes there.
+CRITIQUE_FIELDS = {"reflect": "lessons", "crossover": "differences"}
 FEEDBACK_OPERATORS = ("add_constraint", "reflect")
 FEEDBACK_PRIOR = (2.0, 1.0)
 ORIGIN = "evo "  # a child's origin is "evo <operator>"
@@ -93,12 +95,14 @@ class Evolution:
         front = pareto_front(scores, chars)
         wins = task_wins(scores)
         record["front"] = list(front)
-        proposals, requests = self._breed(search, round, front, wins, record)
+        bred, requests = self._breed(search, round, front, wins, record)
+        proposals: list[tuple[Candidate, str, Retry | None]] = [(child, op, None) for child, op in bred]
         answers = search.llm.complete_many([request for request, _, _ in requests])
-        for (_, parent, op), answer in zip(requests, answers):
+        for (request, parent, op), answer in zip(requests, answers):
             self.bandit.records[op].optimizer_calls += 1
             if answer and answer.strip():
-                proposals.append((Candidate(edited_prompt(answer), parent.version, ORIGIN + op, round), op))
+                retry = Retry(request, CRITIQUE_FIELDS[op], edited_prompt)
+                proposals.append((Candidate(edited_prompt(answer), parent.version, ORIGIN + op, round), op, retry))
             else:
                 self.bandit.record(op, "rejected")
         record["proposed"] = len(proposals)
@@ -171,12 +175,15 @@ class Evolution:
 
     # --- cheap rejection, validation, selection ----------------------------------------------
 
-    def _screen_and_validate(self, search: Search, round: int, proposals: Sequence[tuple[Candidate, str]],
+    def _screen_and_validate(self, search: Search, round: int,
+                             proposals: Sequence[tuple[Candidate, str, Retry | None]],
                              record: dict[str, Any], validated: list[Candidate]) -> None:
         """Cheap rejection, then full validation of the best few; `validated` fills as children are validated."""
         passed: list[tuple[Candidate, str, float]] = []
-        for proposal, op in proposals:
-            admitted = search.admit([proposal])
+        for proposal, op, retry in proposals:
+            calls = search.budget.optimizer_calls
+            admitted = search.admit([proposal], [retry])
+            self.bandit.records[op].optimizer_calls += search.budget.optimizer_calls - calls  # a lint retry
             if not admitted:
                 self.bandit.record(op, "rejected")
                 continue

@@ -1,8 +1,9 @@
-"""Candidate lint, before any rollout is spent: placeholders kept, none invented, a length cap, no duplicates.
+"""Candidate lint, before any rollout is spent: text a reviewer would accept, or a rejection that says why.
 
-Editors invent placeholders (Agent Lightning's KeyError, PR #473) and drop ones the
-tasks fill. An invented `{name}` is repaired by writing it as plain text; a dropped
-one is restored on a line of its own. What cannot be repaired is rejected.
+Editors invent placeholders (Agent Lightning's KeyError, PR #473), drop ones the tasks fill,
+repeat a heading, and pad few-shot answers with instructions. Lint repairs only what it can
+repair without guessing (a code fence, a dropped placeholder on a line of its own, a repeated
+heading over two lists); everything else is rejected, with a message an editor can act on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from replaygate.core.prompt import SECTION, TOKEN
 from replaygate.optimize.candidate import version_of
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+# "Rules:" or "## Rules": a short title on a line of its own.
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s+(?P<md>[^\W_][\w '&/-]{0,39}?)\s*:?|(?P<plain>[^\W_][\w '&/-]{0,39}?)\s*:)\s*$")
+# Titles that label the parts of few-shot examples, which repeat by design.
+_EXAMPLE_PARTS = ("example", "input", "output", "answer", "question")
+_LIST_ITEM = re.compile(r"^(?P<indent>\s*)(?P<mark>[-*•]|(?P<number>\d+)(?P<sep>[.)]))\s+(?P<body>\S.*)$")
+_EXAMPLE_LINE = re.compile(r"^\s*(?:[-*•]\s+)?example\b[^:\n]{0,20}:\s*\S", re.IGNORECASE)
+_ARROW = re.compile(r"->|=>|→")
+_SENTENCE_BREAK = re.compile(r"[.!?]\s+\S")
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,7 @@ class LintVerdict:
     text: str | None  # the (repaired) text, or None when rejected
     repairs: tuple[str, ...] = field(default=())
     rejected: str = ""
+    duplicate: bool = False  # rejected only for repeating an earlier candidate: no feedback can help
 
 
 def normalized(text: str) -> str:
@@ -47,22 +57,115 @@ def lint_candidate(
     first = SECTION.search(text)
     if first and text[: first.start()].strip():
         return LintVerdict(None, rejected="text before the first [system]/[user] section would be dropped")
-
-    def unbrace(match: re.Match) -> str:
-        name = match.group(2)
-        if name and name not in required:
-            repairs.append(f"invented placeholder {{{name}}} written as plain text")
-            return name
-        return match.group(0)
-
-    text = TOKEN.sub(unbrace, text)
-    present = {m.group(2) for m in TOKEN.finditer(text) if m.group(2)}
+    present = list(dict.fromkeys(m.group(2) for m in TOKEN.finditer(text) if m.group(2)))
+    invented = [name for name in present if name not in required]
+    if invented:
+        # A bare word where the placeholder stood ("held near location.") reads worse than no edit.
+        keep = ", ".join("{" + n + "}" for n in required)
+        return LintVerdict(None, tuple(repairs), rejected=(
+            f"invents placeholder(s) {', '.join('{' + n + '}' for n in invented)} that no task fills; "
+            f"use only {keep} and write no other name in braces"))
+    text, merged, problem = merge_repeated_headings(text)
+    if problem:
+        return LintVerdict(None, tuple(repairs), rejected=problem)
+    repairs += merged
     missing = [name for name in required if name not in present]
     if missing:
-        text = text.rstrip("\n") + "\n" + "\n".join(f"{name}: {{{name}}}" for name in missing) + "\n"
+        # A paragraph of its own, so it joins no list or heading above it.
+        text = text.rstrip("\n") + "\n\n" + "\n".join(f"{name}: {{{name}}}" for name in missing) + "\n"
         repairs.append("restored dropped placeholder(s) " + ", ".join("{" + n + "}" for n in missing))
+    problem = example_defect(text)
+    if problem:
+        return LintVerdict(None, tuple(repairs), rejected=problem)
     if len(text) > max_chars:
         return LintVerdict(None, tuple(repairs), rejected=f"{len(text)} characters, over the cap of {max_chars}")
     if normalized(text) in seen:
-        return LintVerdict(None, tuple(repairs), rejected=f"duplicate of {version_of(text)}")
+        return LintVerdict(None, tuple(repairs), rejected=f"duplicate of {version_of(text)}", duplicate=True)
     return LintVerdict(text, tuple(repairs))
+
+
+# --- headings --------------------------------------------------------------------------------
+
+
+def heading_title(line: str) -> str | None:
+    """The folded title of a heading line ("Rules:", "## Rules"), or None for any other line."""
+    match = _HEADING.match(line)
+    if not match or TOKEN.search(line):
+        return None
+    title = (match.group("md") or match.group("plain")).strip()
+    return title.casefold() if len(title.split()) <= 5 else None
+
+
+def _block(lines: list[str], start: int) -> list[int]:
+    """Indexes of the lines under the heading at `start`: up to a blank line, a heading or a section."""
+    out = []
+    for index in range(start + 1, len(lines)):
+        line = lines[index]
+        if not line.strip() or heading_title(line) is not None or SECTION.fullmatch(line.strip()):
+            break
+        out.append(index)
+    return out
+
+
+def merge_repeated_headings(text: str) -> tuple[str, list[str], str]:
+    """(text, repairs, problem): a repeated heading over lists in one section has its lists merged under the
+    first; any other repeat is a problem, since merging prose could change what it says."""
+    lines = text.split("\n")
+    repairs: list[str] = []
+    while True:
+        titles: dict[str, list[int]] = {}
+        for index, line in enumerate(lines):
+            title = heading_title(line)
+            if title is not None and not title.startswith(_EXAMPLE_PARTS):
+                titles.setdefault(title, []).append(index)
+        repeated = next(((t, at) for t, at in titles.items() if len(at) > 1), None)
+        if repeated is None:
+            break
+        title, (first, second, *_) = repeated
+        name = lines[first].strip()
+        blocks = [_block(lines, first), _block(lines, second)]
+        between = "\n".join(lines[first:second])
+        lists = all(b and all(_LIST_ITEM.match(lines[i]) for i in b) for b in blocks)
+        if not lists or SECTION.search(between):
+            return text, repairs, (f"the heading {name!r} appears twice (lines {first + 1} and {second + 1}) and the "
+                                   "text under it cannot be merged safely; state it once, with everything under it")
+        items = [lines[i] for i in blocks[0]]
+        known = {_LIST_ITEM.match(line).group("body").strip().casefold() for line in items}
+        style = _LIST_ITEM.match(items[-1])
+        number = int(style.group("number")) if style.group("number") else None
+        for index in blocks[1]:
+            body = _LIST_ITEM.match(lines[index]).group("body").strip()
+            if body.casefold() in known:
+                continue
+            known.add(body.casefold())
+            if number is None:
+                items.append(f"{style.group('indent')}{style.group('mark')} {body}")
+            else:
+                number += 1
+                items.append(f"{style.group('indent')}{number}{style.group('sep')} {body}")
+        gone = {second, *blocks[1]}
+        lines = lines[: blocks[0][0]] + items + [
+            line for index, line in enumerate(lines) if index > blocks[0][-1] and index not in gone]
+        repairs.append(f"merged the repeated heading {name!r} into its first occurrence")
+    if not repairs:
+        return text, repairs, ""
+    # The removed block leaves its blank lines behind.
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip("\n") + "\n", repairs, ""
+
+
+# --- few-shot examples -------------------------------------------------------------------------
+
+
+def example_defect(text: str) -> str:
+    """A problem with a few-shot line ("Example: <input> -> <answer>") whose answer carries more than an answer."""
+    for number, line in enumerate(text.split("\n"), 1):
+        if not _EXAMPLE_LINE.match(line):
+            continue
+        parts = _ARROW.split(line)
+        if len(parts) < 2:
+            continue
+        answer = parts[-1].strip()
+        if "(" in answer or _SENTENCE_BREAK.search(answer):
+            return (f"line {number}: a few-shot example carries instructions in its answer; write an example as its "
+                    "input and its answer only (`Example: <input> -> <answer>`) and state rules apart")
+    return ""

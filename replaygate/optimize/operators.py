@@ -8,6 +8,7 @@ text has its braces escaped.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 from replaygate.core.prompt import SECTION, TOKEN
 from replaygate.core.task import Task
+from replaygate.optimize.lint import heading_title
 from replaygate.optimize.outcome import Outcome
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=\S)")
@@ -34,16 +36,14 @@ class Lesson:
 
 @dataclass(frozen=True)
 class Example:
-    """A worked train task: its input, the right answer, and the rule it shows (may be "")."""
+    """A worked train task: its input and the right answer, nothing else (rules belong to the prompt's own text)."""
 
     task_id: str
     request: str
     answer: str
-    rule: str = ""
 
     def render(self) -> str:
-        why = f" ({self.rule.rstrip('.')})" if self.rule else ""
-        return f"{EXAMPLE_LEAD}{self.request} -> the right answer is {self.answer}{why}."
+        return f"{EXAMPLE_LEAD}{self.request} -> the right answer is {self.answer}."
 
 
 # --- mined material ----------------------------------------------------------------
@@ -75,8 +75,8 @@ def train_examples(failures: Sequence[Outcome], train: Mapping[str, Task]) -> li
         if task is None or any(e.task_id == task.id for e in examples):
             continue
         request = "; ".join(f"{name} {_plain(value)}" for name, value in task.input.items())
-        rule = next((h for h in outcome.hints.values() if h.strip()), "")
-        examples.append(Example(task.id, request, task.expected, rule.strip()))
+        answer = task.expected if isinstance(task.expected, str) else json.dumps(task.expected, sort_keys=True)
+        examples.append(Example(task.id, request, answer))
     return examples
 
 
@@ -106,7 +106,8 @@ def placeholders(text: str) -> list[str]:
 
 
 def _is_header(line: str) -> bool:
-    return bool(SECTION.fullmatch(line.strip()))
+    # Section markers and headings ("Rules:") are structure: never moved, stressed or dropped.
+    return bool(SECTION.fullmatch(line.strip())) or heading_title(line) is not None
 
 
 def _sentences(line: str) -> list[str]:

@@ -15,14 +15,17 @@ from replaygate.core.task import Task
 from replaygate.optimize.budget import Budget, BudgetExhausted
 from replaygate.optimize.candidate import Candidate
 from replaygate.optimize.evaluator import CandidateEvaluator
-from replaygate.optimize.gate import GateDecision, write_back_decision
+from replaygate.optimize.gate import GateDecision, held_out_leaks, write_back_decision
 from replaygate.optimize.lint import lint_candidate, normalized
-from replaygate.optimize.optimizer_llm import OptimizerLLM
+from replaygate.optimize.optimizer_llm import OptimizerLLM, OptimizerRequest
 from replaygate.optimize.outcome import Outcome
 from replaygate.optimize.settings import OptimizeSettings
 from replaygate.optimize.split import assign_splits
 
 Progress = Callable[[str], None]
+# Appended to what an editor reads as its critique when lint rejected its first answer.
+FEEDBACK = ("Your previous version of the prompt was rejected: {problem}. "
+            "Write the complete prompt again without this problem.")
 
 
 class Strategy(Protocol):
@@ -60,6 +63,20 @@ def mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
+@dataclass(frozen=True)
+class Retry:
+    """How to ask an editor again once lint rejects its answer: the same request, the lint message in `field`."""
+
+    request: OptimizerRequest
+    field: str  # the request value the editor reads as its critique
+    parse: Callable[[str], str]  # the new prompt out of the editor's answer
+
+    def with_feedback(self, problem: str) -> OptimizerRequest:
+        values = dict(self.request.values)
+        values[self.field] = values[self.field].rstrip() + "\n\n" + FEEDBACK.format(problem=problem.rstrip("."))
+        return OptimizerRequest(self.request.template, values, self.request.seed)
+
+
 @dataclass
 class Search:
     settings: OptimizeSettings
@@ -77,10 +94,16 @@ class Search:
 
     def __post_init__(self) -> None:
         ratios = self.settings.splits.model_dump()
-        self.splits = assign_splits(self.tasks, ratios, salt=str(self.settings.seed))
+        # Never salted with the seed: another seed would hold out tasks this one trained on (and wrote into the prompt).
+        self.splits = assign_splits(self.tasks, ratios, salt=self.settings.split_salt)
         for name in ("validation", "holdout"):
             if not self.splits[name]:
                 raise ValueError(f"the {name} split is empty; give it a larger ratio in [tool.replaygate.optimize.splits]")
+        leaks = held_out_leaks(self.incumbent.text, self.splits)
+        if leaks:
+            raise ValueError(
+                f"{self.evaluator.incumbent_path}: the live prompt holds {leaks[0]}, which the critic and editor would "
+                "then see; remove that example from the prompt, or give the task \"split\": \"train\" in its task file")
         self.note(self.incumbent, status="incumbent")
         self.seen.add(normalized(self.incumbent.text))
 
@@ -110,23 +133,46 @@ class Search:
             setattr(entry, key, value)
         return entry
 
-    def admit(self, proposals: Sequence[Candidate]) -> list[Candidate]:
-        """Lint proposals before any rollout: repair what can be repaired, drop the rest and duplicates."""
-        admitted = []
-        for proposal in proposals:
-            verdict = lint_candidate(proposal.text, self.required, self.settings.max_chars, self.seen)
-            if verdict.text is None:
-                rejected = Candidate(proposal.text, proposal.parent, proposal.origin, proposal.round,
-                                     (*proposal.notes, *verdict.repairs))
-                if not verdict.rejected.startswith("duplicate"):
-                    self.note(rejected, status=f"rejected by lint: {verdict.rejected}")
-                continue
-            candidate = Candidate(verdict.text, proposal.parent, proposal.origin, proposal.round,
-                                  (*proposal.notes, *verdict.repairs))
-            self.seen.add(normalized(candidate.text))
-            self.note(candidate, status="proposed")
-            admitted.append(candidate)
+    def admit(self, proposals: Sequence[Candidate], retries: Sequence[Retry | None] | None = None) -> list[Candidate]:
+        """Lint proposals before any rollout: repair what can be repaired, drop the rest and duplicates. A proposal
+        with a `Retry` that lint rejects is asked for once more, the lint message as feedback (an optimizer call)."""
+        admitted: list[Candidate] = []
+        again: list[tuple[Candidate, Retry, str]] = []
+        for proposal, retry in zip(proposals, retries or [None] * len(proposals)):
+            candidate, problem = self._check(proposal)
+            if candidate is not None:
+                admitted.append(candidate)
+            elif problem and retry is not None:
+                again.append((proposal, retry, problem))
+        answers = self.llm.complete_many([retry.with_feedback(problem) for _, retry, problem in again])
+        for (proposal, retry, problem), answer in zip(again, answers):
+            if answer and answer.strip():
+                second = Candidate(retry.parse(answer), proposal.parent, proposal.origin, proposal.round,
+                                   (*proposal.notes, f"asked again after lint: {problem}"))
+                candidate, _ = self._check(second)
+                if candidate is not None:
+                    admitted.append(candidate)
         return admitted
+
+    def _check(self, proposal: Candidate) -> tuple[Candidate | None, str]:
+        """(the admitted candidate, "") or (None, the lint problem an editor may fix; "" when feedback cannot help)."""
+        verdict = lint_candidate(proposal.text, self.required, self.settings.max_chars, self.seen)
+        notes = (*proposal.notes, *verdict.repairs)
+        if verdict.text is None:
+            if verdict.duplicate:
+                return None, ""
+            self.note(Candidate(proposal.text, proposal.parent, proposal.origin, proposal.round, notes),
+                      status=f"rejected by lint: {verdict.rejected}")
+            return None, verdict.rejected
+        candidate = Candidate(verdict.text, proposal.parent, proposal.origin, proposal.round, notes)
+        leaks = held_out_leaks(candidate.text, self.splits)
+        if leaks:
+            # Never asked again: feedback naming the task would show it to the editor.
+            self.note(candidate, status=f"rejected: holds {leaks[0]}")
+            return None, ""
+        self.seen.add(normalized(candidate.text))
+        self.note(candidate, status="proposed")
+        return candidate, ""
 
     # --- evaluation ---------------------------------------------------------------
 
@@ -293,9 +339,11 @@ class Search:
             inc, cand = self.scores([self.incumbent, best], holdout)
         except BudgetExhausted as exc:
             return SearchResult(self, best, None, f"{stopped}; no budget left for the holdout gate ({exc})", {})
-        # Repeats are already averaged per task: each task is one pair.
+        # Repeats are already averaged per task: each task is one pair. Admitted candidates show no held-out
+        # task, but the gate checks again: it alone decides what is written.
+        leaks = held_out_leaks(best.text, self.splits)
         decision = write_back_decision({t: [v] for t, v in inc.items()}, {t: [v] for t, v in cand.items()},
-                                       self.settings.min_gain, self.settings.alpha)
+                                       self.settings.min_gain, self.settings.alpha, leaks)
         self.note(best, status="accepted" if decision.accepted else "best on validation; rejected at the gate")
         return SearchResult(self, best, decision, stopped, {"incumbent": inc, "candidate": cand})
 

@@ -71,6 +71,8 @@ class OptimizeSettings(BaseModel):
     budget: int = Field(300, ge=1, description="rollouts the search may spend, the holdout gate included")
     seed: int = 0
     splits: Splits = Field(default_factory=Splits)
+    # Mixed into every task id's split hash; the search seed never is, so runs with other seeds share one holdout.
+    split_salt: str = ""
     metric: str = "score"  # "score" is the weighted composite; or one grader's name
     min_gain: float = Field(0.05, ge=0.0, le=1.0)
     alpha: float = Field(0.05, gt=0.0, lt=1.0)

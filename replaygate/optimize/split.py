@@ -1,4 +1,5 @@
-"""Train, validation and holdout by a stable hash of the task id; a task's own `split` wins."""
+"""Train, validation and holdout by a stable hash of the task id (and the recorded `split_salt`, never the
+search seed), so every run holds out the same tasks; a task's own `split` wins."""
 
 from __future__ import annotations
 

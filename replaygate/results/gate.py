@@ -1,11 +1,17 @@
-"""The run against a baseline: per-task differences, new and missing tasks, and the gate verdict."""
+"""The run against a baseline: per-task differences, new and missing tasks, and the gate verdict.
+
+Also what keeps a case out of any gate: a prompt that shows the case's own input (a leaked
+few-shot example) makes it no test. `task_leaks` is the one detector both gates use.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from replaygate.core.task import Task
 from replaygate.results.baseline import FORMAT, Baseline, SuiteBaseline
 from replaygate.results.outcome import TaskOutcome
 from replaygate.results.stats import GateVerdict, paired_comparison, regression_verdict
@@ -33,6 +39,7 @@ class BaselineDiff:
     new_tasks: tuple[str, ...] = ()  # in the run, not in the baseline: not in the paired test
     unscored_tasks: tuple[str, ...] = ()  # in both, but no repeat could run (a cassette miss, say)
     missing_tasks: tuple[str, ...] = ()  # in the baseline, not in this run
+    contaminated_tasks: tuple[str, ...] = ()  # ran under a prompt that shows their input: not in the paired test
     setting_changes: tuple[str, ...] = ()
     new_suite: bool = False  # the baseline file exists but does not hold this suite
 
@@ -62,13 +69,16 @@ def compare_to_baseline(
     missing_note: str = "",
 ) -> BaselineDiff:
     """The suite's outcomes against its own baseline entry; `run_settings` (the run's baseline meta) name what changed."""
+    contaminated = contaminated_tasks(outcomes)
     if baseline is None:
-        return BaselineDiff(None, missing_note or "no baseline to compare with", None, new_tasks=tuple(outcomes))
+        return BaselineDiff(None, missing_note or "no baseline to compare with", None, new_tasks=tuple(outcomes),
+                            contaminated_tasks=contaminated)
     entry = baseline.suite(suite)
     if entry is None:
         return BaselineDiff(None, new_suite_note(suite, baseline.path, len(outcomes)), None,
-                            new_tasks=tuple(outcomes), new_suite=True)
-    now = {task: o.comparable_scores for task, o in outcomes.items() if task in entry.cases}
+                            new_tasks=tuple(outcomes), new_suite=True, contaminated_tasks=contaminated)
+    now = {task: o.comparable_scores for task, o in outcomes.items()
+           if task in entry.cases and task not in contaminated}
     base = {task: entry.cases[task].repeat_scores for task in now}
     comparison = paired_comparison(base, now)
     deltas = {
@@ -84,6 +94,7 @@ def compare_to_baseline(
         unscored_tasks=tuple(sorted(task for task, scores in now.items() if not scores)),
         missing_tasks=tuple(sorted(set(entry.cases) - set(outcomes))),
         setting_changes=tuple(_setting_changes(entry.meta, run_settings)),
+        contaminated_tasks=contaminated,
     )
 
 
@@ -139,3 +150,126 @@ def new_suite_note(suite: str, path: Path, tasks: int) -> str:
 
 def missing_baseline_note(path: Path) -> str:
     return f"no baseline at {path}; the gate passes with nothing to compare (write one with pytest --update-baseline)"
+
+
+# --- contamination: a prompt that shows a task ------------------------------------------------
+
+# Other text allowed between a task's values for them to count as one example of it: a
+# one-line few-shot example or a short key-value block, not values scattered over a prompt.
+LEAK_GAP = 120
+# Values shorter than this in all say too little to recognize a task (`{"n": 3}`): never flagged.
+MIN_EVIDENCE = 8
+# An answer this long (characters and words) identifies its task on its own; a short label
+# ("No Room", "billing") is shared by many tasks and shows up in general rules.
+LONG_ANSWER_CHARS, LONG_ANSWER_WORDS = 24, 4
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A task the text shows: its input values together, with its answer (`answer`) or without."""
+
+    task_id: str
+    answer: bool
+
+    def describe(self, split: str = "") -> str:
+        task = f"{split} task {self.task_id}" if split else f"task {self.task_id}"
+        return f"the input of {task} and its answer" if self.answer else f"the input of {task}"
+
+
+def normalized_text(text: str) -> str:
+    """Case and whitespace folded: how prompts and values are compared."""
+    return " ".join(text.casefold().split())
+
+
+def identifying_values(value: Any) -> tuple[str, ...]:
+    """A value's leaves as written out (text folded, numbers as numbers, lists item by item); booleans, None and
+    empty values are left out: "true" or "none" may be worded any way and say nothing of a task."""
+    return tuple(dict.fromkeys(_leaves(value)))
+
+
+def _leaves(value: Any) -> Iterator[str]:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, float):
+        yield str(int(value)) if value.is_integer() else repr(value)
+    elif isinstance(value, int):
+        yield str(value)
+    else:
+        text = normalized_text(str(value))
+        if text:
+            yield text
+
+
+def _hits(text: str, value: str) -> list[tuple[int, int]]:
+    # A whole token, not part of a longer one: "6" hits neither "16" nor "6:30", "R-1" not "R-101",
+    # "03" not "2026-03-03".
+    pattern = re.compile(r"(?<!\w)(?<!\w[-:/.])" + re.escape(value) + r"(?![-:/.]?\w)")
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def tightest_stretch(text: str, values: Sequence[str]) -> tuple[int, int] | None:
+    """The shortest stretch of `text` holding each of `values` as a whole token, or None when one is absent."""
+    hits: list[tuple[int, int, int]] = []
+    for index, value in enumerate(values):
+        found = _hits(text, value)
+        if not found:
+            return None
+        hits += [(start, end, index) for start, end in found]
+    hits.sort()
+    best: tuple[int, int] | None = None
+    counts = [0] * len(values)
+    covered, left = 0, 0
+    for right, (_, _, index) in enumerate(hits):
+        covered += counts[index] == 0
+        counts[index] += 1
+        while covered == len(values):
+            start = hits[left][0]
+            end = max(e for _, e, _ in hits[left : right + 1])
+            if best is None or end - start < best[1] - best[0]:
+                best = (start, end)
+            counts[hits[left][2]] -= 1
+            covered -= counts[hits[left][2]] == 0
+            left += 1
+    return best
+
+
+def _shown(text: str, values: Sequence[str]) -> bool:
+    stretch = tightest_stretch(text, values)
+    return stretch is not None and stretch[1] - stretch[0] - sum(map(len, values)) <= LEAK_GAP
+
+
+def _long_answer(expected: Any) -> str:
+    if not isinstance(expected, str):
+        return ""
+    text = normalized_text(expected)
+    return text if len(text) >= LONG_ANSWER_CHARS and len(text.split()) >= LONG_ANSWER_WORDS else ""
+
+
+def find_leak(text: str, task: Task) -> Leak | None:
+    """Whether `text` shows `task`: every identifying input value within LEAK_GAP characters of other text of
+    each other (its answer too, when it stands among them), or a long answer verbatim."""
+    folded = normalized_text(text)
+    values = identifying_values(task.input)
+    answer = identifying_values(task.expected)
+    long = _long_answer(task.expected)
+    long_shown = bool(long) and _shown(folded, (long,))
+    if values and sum(map(len, values)) >= MIN_EVIDENCE and _shown(folded, values):
+        beside = bool(answer) and _shown(folded, values + tuple(a for a in answer if a not in values))
+        return Leak(task.id, beside or long_shown)
+    return Leak(task.id, True) if long_shown else None
+
+
+def task_leaks(text: str, tasks: Iterable[Task]) -> list[Leak]:
+    """The tasks `text` shows, in the tasks' order; pure, so the pytest report and the write-back gate agree."""
+    return [leak for task in tasks if (leak := find_leak(text, task)) is not None]
+
+
+def contaminated_tasks(outcomes: Mapping[str, TaskOutcome]) -> tuple[str, ...]:
+    """Tasks whose cases ran under a prompt that shows their input: they are no test, and no gate counts them."""
+    return tuple(sorted(task for task, o in outcomes.items() if any(r.contaminated for r in o.records)))

@@ -33,6 +33,8 @@ class CaseRecord:
     grading_tokens_out: int = 0
     # Wall time of the rollout; in replay it measures the replay, not the model.
     latency_s: float = 0.0
+    # Why the case is no test, when the prompt shows its input (a leaked example); kept out of the gate.
+    contaminated: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
@@ -50,12 +52,17 @@ def expected_text(expected: Any) -> str:
 
 
 def record_case(
-    result: CaseResult, threshold: float, describe: Callable[[Rollout], str], with_input: bool = False
+    result: CaseResult, threshold: float, describe: Callable[[Rollout], str], with_input: bool = False,
+    contaminated: str = "",
 ) -> CaseRecord:
-    """`with_input` carries the task's input too: only a report that shows the task (a shrunk failure) needs it."""
+    """`with_input` carries the task's input too (only a shrunk failure's report shows it); `contaminated` says
+    what of the task the prompt shows (`replaygate.results.gate.task_leaks`), empty when nothing."""
     rollout = result.rollout
     if result.failure is not None:
         reason, kind = " ".join(str(result.failure).split()), "harness"
+    elif rollout is not None and rollout.infra_failed:
+        # No model answered: the error's own line is the reason, not the graders' zeros.
+        reason, kind = rollout.error or "", rollout.error_kind
     else:
         reason = result.score.reason if result.score else ""
         kind = rollout.error_kind if rollout else None
@@ -76,4 +83,5 @@ def record_case(
         grading_tokens_in=rollout.grading_usage.input_tokens if rollout else 0,
         grading_tokens_out=rollout.grading_usage.output_tokens if rollout else 0,
         latency_s=round(rollout.latency_s, 4) if rollout else 0.0,
+        contaminated=contaminated,
     )
