@@ -326,6 +326,9 @@ def test_a_run_longer_than_a_token_renews_it_records_no_token_and_replays_withou
     recorded = evaluation(root, backend, "once").run(evaluation(root, backend).loaded.tasks)
     assert all(r.failure is None and r.passed(0.8) for r in recorded), [r.rollout.error for r in recorded]
 
+    # The circuit breaker's one HEAD to the endpoint (no credentials) is not a model call.
+    assert [request.method for request, _ in sent].count("HEAD") == 1 and "authorization" not in sent[0][0].headers
+    sent = [(request, at) for request, at in sent if request.method == "POST"]
     assert len(sent) == 6  # three cases, one tool round each
     for request, at in sent:
         assert request.url.path == ("/openai/deployments/agent-dep/chat/completions" if route == "deployment"
@@ -540,7 +543,9 @@ def test_a_refused_token_or_key_names_the_endpoint_and_what_to_grant(backend, st
             return await run_tool_loop(client, Decoding(model="m"), [{"role": "user", "content": "hi"}], [], task_id="t")
 
     rollout = asyncio.run(run())
-    assert rollout.error_kind == "api" and rollout.error.startswith(f"API error {status}: ")
+    # A refused key or token is the infrastructure's: an error naming the URL and status, never a score.
+    assert rollout.error_kind == "infra" and rollout.error.startswith("infrastructure error: https://res.")
+    assert ":443/" in rollout.error and f" answered {status} (" in rollout.error
     assert expected in rollout.error and "\n" not in rollout.error
 
 
@@ -549,7 +554,7 @@ def test_a_missing_deployment_names_it_and_its_variable_on_both_routes(root, sim
     env = {**route_env("foundry", sim_url), "AZURE_OPENAI_AGENT_DEPLOYMENT": MISSING_DEPLOYMENT}
     backend = resolve_backend("azure", False, env, {}, credential=FakeCredential())
     (result, *_) = evaluation(root, backend).run(evaluation(root, backend).loaded.tasks[:1])
-    assert result.rollout.error.startswith("API error 404: ")
+    assert result.rollout.error_kind == "infra" and " answered 404 (NotFoundError: " in result.rollout.error
     assert result.rollout.error.endswith(
         f"; deployment '{MISSING_DEPLOYMENT}' does not exist at {sim_url}/api/projects/proj (named by "
         "AZURE_OPENAI_AGENT_DEPLOYMENT): set AZURE_OPENAI_AGENT_DEPLOYMENT to one that the project's Deployments page lists")

@@ -480,8 +480,11 @@ def test_an_unreadable_verdict_scores_zero_with_a_reason_and_still_counts_usage(
 
 
 def test_judge_api_failure_and_unreadable_response_score_zero_without_raising():
-    score, _ = judged(Judge(RUBRIC), task(), rollout("x"), httpx2.Response(500, json={"error": {"message": "down"}}))
-    assert score.value == 0.0 and score.reason.startswith("judge call failed: InternalServerError")
+    score, _ = judged(Judge(RUBRIC), task(), rollout("x"), httpx2.Response(400, json={"error": {"message": "bad"}}))
+    assert score.value == 0.0 and score.reason.startswith("judge call failed: BadRequestError")
+    unreached = rollout("x")
+    score, _ = judged(Judge(RUBRIC), task(), unreached, httpx2.Response(500, json={"error": {"message": "down"}}))
+    assert score.value == 0.0 and unreached.error_kind == "infra" and score.reason == unreached.error
     page = httpx2.Response(200, content=b"<html>502</html>", headers={"content-type": "application/json"})
     score, bodies = judged(Judge(RUBRIC), task(), rollout("x"), page)
     assert score.value == 0.0 and score.reason.startswith("judge answer unreadable: ")

@@ -176,11 +176,12 @@ def test_turn_limit():
     assert not rollout.transport_failed
 
 
-def test_http_500_is_an_api_failure_with_the_status():
+def test_http_500_is_an_infrastructure_failure_with_the_status():
     model = ScriptedModel(httpx2.Response(500, json={"error": {"message": "upstream broke", "type": "server_error"}}))
     rollout = run(model)
-    assert rollout.error_kind == "api"
-    assert "500" in rollout.error
+    # Past the SDK's retries (none here) a 5xx means no model answered: an error, not a score.
+    assert rollout.error_kind == "infra"
+    assert "answered 500 (InternalServerError: upstream broke" in rollout.error
     assert "\n" not in rollout.error
     assert len(model.requests) == 1  # max_retries=0: no retry
     assert rollout.transport_failed
@@ -190,7 +191,7 @@ def test_http_500_is_an_api_failure_with_the_status():
 def test_api_error_after_a_tool_round_keeps_the_partial_trace():
     model = ScriptedModel(reply(calls=[tool_call("lookup", '{"q": "a"}')]), httpx2.Response(429, json={"error": {"message": "slow down"}}))
     rollout = run(model)
-    assert rollout.error_kind == "api" and "429" in rollout.error
+    assert rollout.error_kind == "infra" and "429" in rollout.error
     assert len(rollout.tool_calls) == 1 and rollout.tool_calls[0].error is None
 
 

@@ -155,11 +155,19 @@ def test_judge_reason_is_cut_to_100_characters_and_score_clamped():
 
 
 def test_judge_api_error_scores_zero_and_does_not_raise():
-    failing = httpx2.MockTransport(lambda request: httpx2.Response(500, json={"error": {"message": "down"}}))
+    failing = httpx2.MockTransport(lambda request: httpx2.Response(400, json={"error": {"message": "bad schema"}}))
     score, _ = judge_with(failing, answered("R-101"))
     assert score.value == 0.0
     assert score.reason.startswith("judge call failed")
     assert len(score.reason) <= MAX_REASON
+
+
+def test_an_unreachable_judge_makes_the_case_an_infrastructure_error():
+    failing = httpx2.MockTransport(lambda request: httpx2.Response(500, json={"error": {"message": "down"}}))
+    rollout = answered("R-101")
+    score, _ = judge_with(failing, rollout)
+    assert score.value == 0.0 and rollout.error_kind == "infra"
+    assert score.reason == rollout.error and "answered 500 (InternalServerError: down" in rollout.error
 
 
 def test_unreadable_judge_answers_are_asked_again_then_score_zero_without_raising():

@@ -66,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--port", type=_non_negative, required=True, help="port to listen on; 0 picks a free one")
     out.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     out.add_argument("--latency-ms", type=_non_negative, default=0, help="sleep this long in every request")
+    out.add_argument("--api-key", default="", metavar="KEY",
+                     help="answer requests without this key (bearer or api-key header) with OpenAI's 401 (default: any key)")
     faults = out.add_argument_group("fault injection", "decided per request from the seed, the body's sha256 "
                                     "and how often that body was sent before, so a run repeats and a retry can succeed")
     faults.add_argument("--fault-rate", type=_rate, default=0.0, metavar="R", help="share of chat requests that get a fault, 0..1 (default 0: none)")
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     plan = fault_plan(args)
     try:
-        server = serve(args.host, args.port, args.latency_ms, plan)
+        server = serve(args.host, args.port, args.latency_ms, plan, args.api_key)
     except OSError as exc:
         print(f"evals.sim: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -33,6 +33,13 @@ def missing_deployment_body() -> dict[str, Any]:
     return body
 
 
+def invalid_key_body() -> dict[str, Any]:
+    """OpenAI's 401 for a wrong or missing key; the key itself is never echoed."""
+    body = error_body("Incorrect API key provided. The simulator was started with --api-key; send that key.")
+    body["error"]["code"] = "invalid_api_key"
+    return body
+
+
 def is_chat_completions(method: str, path: str) -> bool:
     """Whether a request asks for a chat completion (OpenAI or Azure path); `path` excludes the query string."""
     return method == "POST" and path.rstrip("/").endswith("/chat/completions")

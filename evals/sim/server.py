@@ -24,7 +24,7 @@ from .faults import (
     decide,
     error_reply,
 )
-from .routes import HEADERS, encode, is_chat_completions, route
+from .routes import HEADERS, encode, invalid_key_body, is_chat_completions, route
 
 log = logging.getLogger("evals.sim.server")
 
@@ -88,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and path.rstrip("/").endswith("/_faults"):
             self._send(200, encode(self.server.ledger.report()))
             return
+        if not self.server.accepts(self.headers):
+            self._send(401, encode(invalid_key_body()))
+            return
         kind = self.server.fault_for(method, path, body)
         if kind in TRANSPORT_KINDS:
             self.server.ledger.record(kind)
@@ -148,9 +151,10 @@ class SimServer(ThreadingHTTPServer):
     # kernel would drop SYNs and clients would stall a second or more on the retransmit.
     request_queue_size = 1024
 
-    def __init__(self, host: str, port: int, latency_ms: int = 0, faults: FaultPlan | None = None):
+    def __init__(self, host: str, port: int, latency_ms: int = 0, faults: FaultPlan | None = None, api_key: str = ""):
         if ":" in host:
             self.address_family = socket.AF_INET6
+        self.api_key = api_key
         self.latency_ms = max(0, int(latency_ms))
         self.faults = faults or FaultPlan()
         self.ledger = FaultLedger(self.faults)
@@ -163,6 +167,13 @@ class SimServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         shown = f"[{host}]" if ":" in str(host) else host
         return f"http://{shown}:{port}/v1"
+
+    def accepts(self, headers: Any) -> bool:
+        """Whether a request carries the key, as a bearer token (OpenAI) or an api-key header (Azure); any does without one."""
+        if not self.api_key:
+            return True
+        bearer = (headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        return self.api_key in (bearer, (headers.get("api-key") or "").strip())
 
     @property
     def fault_counts(self) -> dict[str, int]:
@@ -185,7 +196,8 @@ class SimServer(ThreadingHTTPServer):
         super().server_close()
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, latency_ms: int = 0, faults: FaultPlan | None = None) -> SimServer:
+def serve(host: str = "127.0.0.1", port: int = 0, latency_ms: int = 0, faults: FaultPlan | None = None,
+          api_key: str = "") -> SimServer:
     """A bound server (port 0 picks a free one); run `serve_forever()`, e.g. in a thread, and `shutdown()` to stop.
-    `faults` turns on fault injection; see `evals.sim.faults` for the rule."""
-    return SimServer(host, port, latency_ms, faults)
+    `faults` turns on fault injection; see `evals.sim.faults` for the rule. `api_key` refuses other keys with a 401."""
+    return SimServer(host, port, latency_ms, faults, api_key)

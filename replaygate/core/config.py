@@ -56,7 +56,11 @@ class EvalConfig(BaseModel):
     concurrency: int = Field(8, ge=1, le=512)
     seed: int = 0
     temperature: float = Field(0.0, ge=0.0, le=2.0)
+    # Read timeout of one model call; the connect timeout is apart, so a dead host costs seconds.
     timeout_s: float = Field(60.0, gt=0)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    # The SDK's own retries of a failed call (connection errors, timeouts, 408, 409, 429, 5xx).
+    max_retries: int = Field(2, ge=0, le=10)
     # Record error answers (429, 5xx, unreadable bodies) too, so a fault drill replays exactly.
     record_errors: bool = False
     secret_env: list[str] = Field(default_factory=lambda: ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"])

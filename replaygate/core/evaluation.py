@@ -17,6 +17,7 @@ from replaygate.cassettes.cassette import CassetteLibrary, CaseKey, OfflineTrans
 from replaygate.core.config import EvalConfig
 from replaygate.core.errors import InputError
 from replaygate.llm.judge import LLMJudge
+from replaygate.llm.breaker import Breaker, BreakerTransport
 from replaygate.llm.metering import Meter, MeteredTransport
 from replaygate.core.prompt import PromptTemplate, load_prompt
 from replaygate.core.rollout import Rollout
@@ -71,6 +72,8 @@ class Evaluation:
     loaded: LoadedSuite = field(init=False)
     simulator_seen: bool = field(init=False, default=False)
     meter: Meter = field(init=False, default_factory=Meter)
+    # Kept across runs, so an xdist worker running case by case stops trying a dead endpoint too.
+    breaker: Breaker = field(init=False, default_factory=Breaker)
     limit: AdaptiveLimit | None = field(init=False, default=None)
     judge_template: PromptTemplate | None = field(init=False, default=None)
 
@@ -166,7 +169,11 @@ class Evaluation:
         inner = self.backend.transport(config.concurrency)
         if inner is not None:
             self.limit = AdaptiveLimit(ceiling=config.concurrency)
-            inner = ThrottledTransport(MeteredTransport(inner, self.meter), self.limit)
+            # The breaker sits inside the throttle (a queued request is refused once its endpoint is dead)
+            # and outside the meter (a refused request, or its HEAD probe, was never an attempt).
+            probe = inner if self.backend.kind in ("openai", "azure") else None
+            breaker = BreakerTransport(MeteredTransport(inner, self.meter), self.breaker, probe, config.connect_timeout_s)
+            inner = ThrottledTransport(breaker, self.limit)
         use_cassettes = self.mode != "live"
         library = CassetteLibrary(
             config.resolve(self.root, config.cassettes),
@@ -189,7 +196,7 @@ class Evaluation:
             key = keys.get((result.task.id, result.repeat))
             if key is not None and use_cassettes:
                 rollout = result.rollout
-                keep = result.failure is None and rollout is not None and (
+                keep = result.failure is None and rollout is not None and not rollout.infra_failed and (
                     config.record_errors or not rollout.transport_failed
                 )
                 library.finish(key, keep=keep)
@@ -199,13 +206,15 @@ class Evaluation:
         loop = asyncio.get_running_loop()
         sync_http: list[httpx2.Client] = []
 
+        limits = dict(connect_timeout_s=config.connect_timeout_s, max_retries=config.max_retries)
+
         def sync_client():
             if not sync_http:
                 sync_http.append(httpx2.Client(transport=SyncBridge(transport, loop), timeout=config.timeout_s))
-            return self.backend.client("agent", sync_http[0], config.timeout_s, config.record_errors)
+            return self.backend.client("agent", sync_http[0], config.timeout_s, config.record_errors, **limits)
 
         async with httpx2.AsyncClient(transport=transport, timeout=config.timeout_s) as http:
-            agent_client = self.backend.client("agent", http, config.timeout_s, config.record_errors)
+            agent_client = self.backend.client("agent", http, config.timeout_s, config.record_errors, **limits)
             decoding = Decoding(
                 model=config.model_for("agent"),
                 temperature=config.temperature,
@@ -215,7 +224,7 @@ class Evaluation:
             solver = build_solver(loaded, agent_client, sync_client, decoding)
             weights = self.weights
             graders = {name: grader for name, grader in loaded.graders().items() if name in weights}
-            judge_client = self.backend.client(JUDGE, http, config.timeout_s, config.record_errors)
+            judge_client = self.backend.client(JUDGE, http, config.timeout_s, config.record_errors, **limits)
             for name, grader in graders.items():
                 if getattr(grader, "needs_model", False):
                     graders[name] = grader.bind(judge_client, config.model_for(JUDGE), seed=config.seed)

@@ -48,7 +48,8 @@ class Rollout:
     latency_s: float = 0.0
     retries: int = 0  # model calls asked again because the answer was unreadable
     error: str | None = None
-    # api, malformed, turn_limit, bad_tool_call: what kind of failure `error` describes.
+    # infra, api, malformed, turn_limit, bad_tool_call: what kind of failure `error` describes. infra (no model
+    # answered: unreachable, refused, out of retries) makes the case an error; the others are scored.
     error_kind: str | None = None
     hint: str = ""  # what instruction would have avoided `error`, when the harness or suite can tell
 
@@ -58,4 +59,9 @@ class Rollout:
     @property
     def transport_failed(self) -> bool:
         """The service failed (not the model): such a run is never recorded as an answer."""
-        return self.error_kind in ("api", "malformed")
+        return self.error_kind in ("infra", "api", "malformed")
+
+    @property
+    def infra_failed(self) -> bool:
+        """No model answered (`replaygate.llm.infra`): the case is an error, never a score."""
+        return self.error_kind == "infra"

@@ -18,8 +18,7 @@ import openai
 from replaygate.core.rollout import Rollout
 from replaygate.core.task import Task
 from replaygate.llm.agent import Decoding
-from replaygate.llm.azure import api_error_hint
-from replaygate.llm.chat import first_line
+from replaygate.llm.infra import api_failure
 from replaygate.llm.trace import Trace, tracing
 
 Solver = Callable[[Task, int], Any]  # (task, repeat) -> Awaitable[Rollout]
@@ -83,12 +82,9 @@ def build_solver(loaded, client: openai.AsyncOpenAI, sync_client: Callable[[], o
                     answer = await asyncio.to_thread(user, value, sync_client(), prompt)
                 if inspect.isawaitable(answer):
                     answer = await answer
-        except openai.APIStatusError as exc:
-            # The sync client comes from the same backend and role: the async one finds the hint.
-            rollout.fail("api", f"API error {exc.status_code}: {first_line(exc)}{api_error_hint(exc, client)}")
-            answer = None
         except openai.APIError as exc:
-            rollout.fail("api", f"API error: {first_line(exc)}")
+            # The sync client comes from the same backend and role: the async one finds the hint.
+            rollout.fail(*api_failure(exc, client))
             answer = None
         if isinstance(answer, Rollout):
             # The solver ran its own loop and kept its own trace (the room agent does).

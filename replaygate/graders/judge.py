@@ -15,6 +15,7 @@ from replaygate.core.score import Score
 from replaygate.core.task import Task
 from replaygate.graders.answer import Ungradable, read_answer
 from replaygate.llm.chat import MalformedResponse, complete, first_line
+from replaygate.llm.infra import INFRA, api_failure
 from replaygate.llm.judge import verdict_format
 
 __all__ = ["BoundJudge", "Judge", "read_verdict", "verdict_format"]
@@ -123,6 +124,10 @@ class BoundJudge:
         try:
             message, used = await complete(self.client, body, {}, rollout)
         except openai.APIError as exc:
+            kind, reason = api_failure(exc, self.client)
+            if kind == INFRA:
+                rollout.fail(kind, reason)  # no judge answered: the case is an error, not a 0
+                return Score(0.0, reason)
             return Score(0.0, f"judge call failed: {first_line(exc)}"[:160])
         except MalformedResponse as exc:
             return Score(0.0, f"{UNREADABLE}: {exc}"[:160])

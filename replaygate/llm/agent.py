@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import openai
 
-from replaygate.llm.azure import api_error_hint
-from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse, complete, first_line
+from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse, complete
+from replaygate.llm.infra import api_failure
 from replaygate.core.rollout import Rollout, ToolCall
 
 
@@ -116,10 +116,8 @@ async def run_tool_loop(
             names = ", ".join(sorted({c.name for c in rollout.tool_calls})) or "tools"
             rollout.fail("turn_limit", f"no final answer within {decoding.max_turns} turns (kept calling {names})",
                          hint="Call each tool once, then give your final answer.")
-    except openai.APIStatusError as exc:
-        rollout.fail("api", f"API error {exc.status_code}: {first_line(exc)}{api_error_hint(exc, client)}")
     except openai.APIError as exc:
-        rollout.fail("api", f"API error: {first_line(exc)}")
+        rollout.fail(*api_failure(exc, client))
     except MalformedResponse as exc:
         rollout.fail("malformed", f"malformed model response after {MALFORMED_RETRIES + 1} tries: {exc}")
     rollout.latency_s = time.perf_counter() - started

@@ -179,7 +179,7 @@ class DeploymentAsModel(httpx2.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-# The backend and role of each SDK client the harness made for Azure, for error hints; gone with the client.
+# The backend and role of each SDK client the harness made, for error hints; gone with the client.
 _CLIENTS: "weakref.WeakKeyDictionary[Any, tuple[Any, str]]" = weakref.WeakKeyDictionary()
 
 
@@ -187,10 +187,15 @@ def remember(client: Any, backend: Any, role: str) -> None:
     _CLIENTS[client] = (backend, role)
 
 
+def made_by(client: Any) -> tuple[Any, str] | None:
+    """The (backend, role) the harness made `client` for; None for a client made elsewhere."""
+    return _CLIENTS.get(client)
+
+
 def api_error_hint(exc: openai.APIStatusError, client: Any) -> str:
     """'; what to do' for Azure's 401, 403 and unknown-deployment answers to a client the harness made, else ''."""
     found = _CLIENTS.get(client)
-    return status_hint(exc, *found) if found is not None else ""
+    return status_hint(exc, *found) if found is not None and getattr(found[0], "kind", "azure") == "azure" else ""
 
 
 def status_hint(exc: openai.APIStatusError, backend: Any, role: str) -> str:

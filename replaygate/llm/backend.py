@@ -90,28 +90,34 @@ class Backend:
         return DeploymentAsModel(network, self.deployments or {}) if self.kind == "azure" else network
 
     def client(
-        self, role: str, http_client: httpx2.AsyncClient | httpx2.Client, timeout_s: float, replays_errors: bool = False
+        self, role: str, http_client: httpx2.AsyncClient | httpx2.Client, timeout_s: float, replays_errors: bool = False,
+        *, connect_timeout_s: float = 5.0, max_retries: int = 2,
     ) -> openai.AsyncOpenAI | openai.OpenAI:
-        """The SDK client for a role; a sync httpx2 client gets the sync SDK client."""
+        """The SDK client for a role; a sync httpx2 client gets the sync SDK client.
+
+        `timeout_s` bounds the wait for an answer, `connect_timeout_s` the wait for a connection."""
         # Replays never wait on retries, unless the cassettes hold recorded errors that the
         # live run retried past; live calls get the SDK's own backoff.
-        retries = 0 if self.kind == "replay" and not replays_errors else 3
+        retries = 0 if self.kind == "replay" and not replays_errors else max_retries
+        timeout = httpx2.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s))
         if self.kind == "azure":
-            return self._azure_client(role, http_client, timeout_s, retries)
+            return self._azure_client(role, http_client, timeout, retries)
         plain = openai.OpenAI if isinstance(http_client, httpx2.Client) else openai.AsyncOpenAI
-        return plain(
+        client = plain(
             api_key=self.api_key or "no-key-needed",
             base_url=self.base_url,
             http_client=http_client,
             max_retries=retries,
-            timeout=timeout_s,
+            timeout=timeout,
         )
+        remember(client, self, role)
+        return client
 
     def _azure_client(
-        self, role: str, http_client: httpx2.AsyncClient | httpx2.Client, timeout_s: float, retries: int
+        self, role: str, http_client: httpx2.AsyncClient | httpx2.Client, timeout: httpx2.Timeout, retries: int
     ) -> openai.AsyncOpenAI | openai.OpenAI:
         sync = isinstance(http_client, httpx2.Client)
-        common: dict[str, Any] = dict(http_client=http_client, max_retries=retries, timeout=timeout_s,
+        common: dict[str, Any] = dict(http_client=http_client, max_retries=retries, timeout=timeout,
                                       default_headers={ROLE_HEADER: role})
         # The SDK asks the provider on every request; async clients get one that never blocks the loop.
         token = None if self.tokens is None else self.tokens if sync else self.tokens.async_token

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 import openai
 
 from replaygate.llm.chat import MalformedResponse, complete
+from replaygate.llm.infra import INFRA, api_failure
 from replaygate.core.prompt import PromptTemplate
 from replaygate.core.rollout import Rollout
 from replaygate.core.score import Score
@@ -70,6 +71,10 @@ class LLMJudge:
                     "temperature": 0.0, "seed": self.seed}
             message, used = await complete(self.client, body, self.headers_for(task, rollout), rollout)
         except openai.APIError as exc:
+            kind, reason = api_failure(exc, self.client)
+            if kind == INFRA:
+                rollout.fail(kind, reason)  # no judge answered: the case is an error, not a 0
+                return Score(0.0, reason)
             return Score(0.0, f"judge call failed: {type(exc).__name__}"[:MAX_REASON])
         except MalformedResponse:
             return Score(0.0, "judge call failed: its answer could not be read")

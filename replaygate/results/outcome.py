@@ -9,6 +9,9 @@ from typing import Iterable
 from replaygate.results.record import CaseRecord
 from replaygate.results.stats import pass_at_k
 
+# Records of cases that got no answer: a cassette miss or a bug ("harness"), an unreachable or refusing service ("infra").
+UNANSWERED = ("harness", "infra")
+
 
 @dataclass(frozen=True)
 class TaskOutcome:
@@ -29,8 +32,8 @@ class TaskOutcome:
 
     @property
     def comparable_scores(self) -> list[float]:
-        """Scores of the repeats that ran: a case that could not run (a cassette miss) says nothing about the prompt."""
-        return [r.score for r in self.records if r.error_kind != "harness"]
+        """Scores of the repeats that ran: a case that got no answer (a cassette miss, a dead service) says nothing about the prompt."""
+        return [r.score for r in self.records if r.error_kind not in UNANSWERED]
 
     @property
     def mean(self) -> float:
