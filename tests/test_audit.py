@@ -13,7 +13,8 @@ import pytest
 from replaygate.cassettes.audit import audit_files, json_offsets, main, scan_text
 
 REPO = Path(__file__).resolve().parents[1]
-COMMITTED = sorted((REPO / "cassettes").rglob("*.json"))
+# A recorded cassette, fixed: `pytest --optimize` re-records the repo's own.
+SAMPLE = REPO / "tests" / "data" / "recorded_cassette.json"
 OPENAI_KEY = "sk-" + "Zq7" * 8
 PROJECT_KEY = "sk-proj-" + "Ab3_" * 6
 HEX_KEY = "9f" * 16
@@ -21,8 +22,8 @@ BEARER = "Bearer " + "eyJhbGciOiJIUzI1NiJ9" + "xY" * 6
 
 
 def cassette(edit=None) -> dict:
-    """A committed cassette, optionally edited; its bodies are stored as JSON, as the harness writes them."""
-    data = json.loads(COMMITTED[0].read_text(encoding="utf-8"))
+    """A recorded cassette, optionally edited; its bodies are stored as JSON, as the harness writes them."""
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
     if edit:
         edit(data)
     return data

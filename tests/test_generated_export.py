@@ -65,7 +65,9 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_tasks(export
 
 
 def test_the_suite_loads_the_file_as_its_tasks(exported):
-    config = load_config(ROOT / "pyproject.toml", {"tasks": str(exported[0])}, suite="room_selector")
+    # A fixed prompt: `pytest --optimize` may rewrite the live one.
+    fixed = {"tasks": str(exported[0]), "prompt": str(ROOT / "tests/data/al_baseline_prompt.md")}
+    config = load_config(ROOT / "pyproject.toml", fixed, suite="room_selector")
     loaded = room_suite(double=SimTransport).load(config, ROOT)
     assert [t.id for t in loaded.tasks] == [t.id for t in load_tasks(exported[0])]
 

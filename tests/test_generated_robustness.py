@@ -26,7 +26,8 @@ from evals.rooms.world import NO_ROOM, load_world
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = load_world(ROOT / "evals" / "rooms" / "data" / "rooms.json")
-PROMPT = load_prompt(ROOT / "prompts" / "room_selector.md")
+# A fixed copy of the weak prompt: `pytest --optimize` may rewrite prompts/room_selector.md.
+PROMPT = load_prompt(ROOT / "tests" / "data" / "al_baseline_prompt.md")
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)

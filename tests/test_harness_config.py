@@ -160,8 +160,19 @@ def test_validation_errors_are_one_line_naming_the_key(pyproject, overrides, key
         load_config(pyproject, overrides)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"{pyproject}: [tool.replaygate] {key}: ")
-    assert message.endswith("fix the setting or its --set override")
+    # The value came from --set, not from pyproject.toml: the message names the option as typed.
+    (dotted, value), = overrides.items()
+    assert message.startswith(f"--set {dotted}={value}: {key}: ")
+    assert message.endswith("fix the value") and "Value error" not in message
+
+
+def test_a_bad_value_in_the_file_names_the_file_and_the_table(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.replaygate]\nmax_turns = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {"concurrency": "4"})
+    assert str(info.value).startswith(f"{path}: [tool.replaygate] max_turns: ")
+    assert str(info.value).endswith("fix the setting or its --set override")
 
 
 def test_graders_error_says_what_is_wrong():
@@ -173,7 +184,7 @@ def test_graders_error_says_what_is_wrong():
 
 def test_error_without_a_file_names_the_table():
     with pytest.raises(ConfigError) as info:
-        load_config(None, {"max_turns": "0"})
+        load_config(None, suite="s", code={"max_turns": 0})
     assert str(info.value).startswith("[tool.replaygate]: [tool.replaygate] max_turns: ")
 
 

@@ -259,7 +259,7 @@ def test_replay_without_cassettes_fails_each_case_with_a_miss(root):
 
 
 def test_unknown_setting_and_grader_are_input_errors(root):
-    with pytest.raises(InputError, match=r"\[tool\.replaygate\] roomz: not a setting of the harness or of suite 'room_selector'"):
+    with pytest.raises(InputError, match=r"--set roomz=x: not a setting of the harness or of suite 'room_selector'"):
         make(root, SIM, roomz="x")
     with pytest.raises(InputError, match=r"grader weights of suite 'room_selector': vibes: no such grader; use one of constraints, exact_choice, judge"):
         make(root, SIM, graders={"exact_choice": 1.0, "vibes": 1.0})

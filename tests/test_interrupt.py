@@ -1,8 +1,15 @@
-"""SIGINT in the middle of a recording or an optimization run leaves every file valid: old or new, never a mix."""
+"""Interrupting a run leaves every file valid: a recording old or new per file, `--optimize` the old set or the new one.
+
+The optimize tests pause the session at a named point (REPLAYGATE_PAUSE_AT, announced on stdout),
+signal it there, and compare every file with the project before and after an uninterrupted
+`pytest --optimize`; then a plain `pytest` finishes or drops what a killed session left, and replays green.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -13,14 +20,21 @@ from pathlib import Path
 import pytest
 
 from evals.bench.project import REPO, clean_env, committed_task_lines, pytest_command, scaffold
-from replaygate.cassettes.cassette_format import ReadableJsonSerializer
 from evals.sim.server import serve
+from replaygate.cassettes.cassette_format import ReadableJsonSerializer
+from replaygate.core.changeset import PAUSE_ENV, STAGING
 
 TASK_COUNT = 24
+# The weak prompt the repo started from, fixed: `pytest --optimize` may rewrite prompts/room_selector.md.
+WEAK_PROMPT = REPO / "tests/data/al_baseline_prompt.md"
+# Run metadata (times, latencies) differs between any two runs; these files are compared as changed or not.
+VOLATILE = ("reports/scores.md", "reports/scores.json")
+# Two beam rounds find a prompt the gate accepts, in about half the time of the default five.
+OPTIMIZE = ("--optimize", "--llm=sim", "--set", "optimize.apo.beam_rounds=2")
 
 
 def project(root: Path) -> None:
-    scaffold(root, committed_task_lines()[:TASK_COUNT], concurrency=2)
+    scaffold(root, committed_task_lines()[:TASK_COUNT], concurrency=2, prompt=WEAK_PROMPT)
 
 
 def run_pytest(root: Path, *args: str, env: dict[str, str]) -> subprocess.Popen:
@@ -67,46 +81,137 @@ def test_sigint_during_recording_leaves_every_file_old_or_new(tmp_path):
         bodies = [json.loads(i["request"]["body"]) for i in data["interactions"]]
         assert all("Please book:" in b["messages"][0]["content"] for b in bodies if b["messages"][0]["role"] == "user" and "tools" in b)
         assert "sk-test-interrupt" not in new[name]
-    leftovers = [p for p in tmp_path.rglob(".*.tmp")]
-    assert leftovers == []
+    assert leftovers(tmp_path) == []
     # An interrupted run never becomes the baseline.
     assert (tmp_path / "reports/baseline.json").read_bytes() == baseline_before
 
 
-def test_sigint_during_optimization_leaves_prompts_and_reports_byte_identical(tmp_path):
-    """Ctrl-C while `pytest --optimize` searches: prompts/, reports/, cassettes and history stay as they were."""
-    scaffold(tmp_path, committed_task_lines(), concurrency=4, prompt=REPO / "tests/data/al_baseline_prompt.md")
-    shutil.copytree(REPO / "replaygate/optimize/prompts", tmp_path / "prompts/optimizer")
-    (tmp_path / "conftest.py").write_text('')
-    (tmp_path / "reports").mkdir()
-    (tmp_path / "reports/optimization.md").write_text("# an earlier optimization report\n")
+# --- pytest --optimize: the whole set or nothing ---------------------------------------------------
 
-    def files() -> dict[str, bytes]:
-        return {str(p.relative_to(tmp_path)): p.read_bytes() for p in sorted(tmp_path.rglob("*"))
-                if p.is_file() and ".evals" not in p.parts and "__pycache__" not in p.parts}
 
-    before = files()
+def files(root: Path) -> dict[str, str]:
+    """Every file of the project by content hash; the optimizer's rollout cache is not part of the set."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file() and not {".evals", "__pycache__"} & set(p.relative_to(root).parts)}
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in [*root.rglob(".*.tmp"), *root.rglob(STAGING)])
+
+
+def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A project recorded under the weak prompt, with its baseline: `pytest` replays it green."""
+    root = tmp_path_factory.mktemp("recorded")
+    scaffold(root, committed_task_lines(), prompt=WEAK_PROMPT)
+    shutil.copytree(REPO / "replaygate/optimize/prompts", root / "prompts/optimizer")
+    (root / "reports").mkdir()
+    (root / "reports/optimization.md").write_text("# an earlier optimization report\n")
+    done = subprocess.run(pytest_command("--llm=sim", "--eval-record-mode=all", "--update-baseline"), cwd=root,
+                          env=clean_env(), capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stdout[-2000:]  # weak-prompt cases fail before they are known failures
+    return root, files(root)
+
+
+@pytest.fixture(scope="module")
+def optimized(recorded, tmp_path_factory) -> dict[str, str]:
+    """The same project after an uninterrupted `pytest --optimize`: the whole new set."""
+    root = tmp_path_factory.mktemp("optimized") / "project"
+    shutil.copytree(recorded[0], root)
+    done = subprocess.run(pytest_command(*OPTIMIZE), cwd=root, env=clean_env(), capture_output=True, text=True)
+    assert done.returncode == 0 and "written back" in done.stdout, done.stdout[-3000:]
+    return files(root)
+
+
+def copy_of(recorded, tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(recorded[0], root)
+    return root
+
+
+def run_until(root: Path, line: str, *args: str, env: dict[str, str], sig: int) -> tuple[int, str]:
+    """Run pytest, signal it once `line` appears on its stdout, and return its exit code and output."""
+    lines: list[str] = []
+    process = run_pytest(root, *args, env={**env, "PYTHONUNBUFFERED": "1"})
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None and not any(line in seen for seen in lines):
+        time.sleep(0.02)
+    process.send_signal(sig)
+    process.wait(timeout=60)
+    reader.join(timeout=10)
+    return process.returncode, "".join(lines)
+
+
+def assert_old_or_new(now: dict[str, str], old: dict[str, str], new: dict[str, str], expected: str) -> None:
+    if expected == "old":
+        assert changed(old, now) == set(), "the interrupted session changed files"
+    else:
+        assert changed(old, now) == changed(old, new), "not the whole new set"
+        assert changed(now, new) <= set(VOLATILE), "files differ from an uninterrupted run's"
+
+
+def next_session_replays_green(root: Path, old: dict[str, str], new: dict[str, str], expected: str) -> str:
+    """A plain `pytest`: it finishes or drops what the interrupted session left, then replays green; returns its output."""
+    replay = subprocess.run(pytest_command(), cwd=root, env=clean_env(), capture_output=True, text=True)
+    assert replay.returncode == 0, replay.stdout[-3000:]
+    assert leftovers(root) == []
+    # The replay rewrites its own reports: the rest must be the old set or the new one.
+    def kept(snapshot: dict[str, str]) -> dict[str, str]:
+        return {name: digest for name, digest in snapshot.items() if name not in VOLATILE}
+
+    assert_old_or_new(kept(files(root)), kept(old), kept(new), expected)
+    return replay.stdout
+
+
+def test_sigint_during_the_search_leaves_every_file_byte_identical(recorded, tmp_path):
+    """Ctrl-C while `pytest --optimize` searches (against the HTTP simulator): nothing written, rollouts paid for kept."""
+    root = copy_of(recorded, tmp_path)
     server = serve(host="127.0.0.1", port=0, latency_ms=40)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    lines: list[str] = []
     try:
-        env = {**clean_env(), "PYTHONUNBUFFERED": "1", "OPENAI_BASE_URL": server.url,
-               "OPENAI_API_KEY": "sk-test-optimize-0123456789"}
-        run = run_pytest(tmp_path, "--optimize", "--llm=openai", env=env)
-        reader = threading.Thread(target=lambda: lines.extend(iter(run.stdout.readline, "")), daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not any("round 1:" in line for line in lines):
-            time.sleep(0.02)
-        run.send_signal(signal.SIGINT)
-        run.wait(timeout=60)
-        reader.join(timeout=10)
+        env = {**clean_env(), "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test-optimize-0123456789"}
+        code, output = run_until(root, "round 1:", "--optimize", "--llm=openai", env=env, sig=signal.SIGINT)
     finally:
         server.shutdown()
         server.server_close()
-    output = "".join(lines)
     assert "round 1:" in output and "written back" not in output, output
-    assert run.returncode == pytest.ExitCode.INTERRUPTED, output
-    assert files() == before  # the prompt, reports, history and cassettes: byte-identical
-    assert [p for p in tmp_path.rglob(".*.tmp")] == []
-    assert (tmp_path / ".evals/optimize-cache.jsonl").is_file()  # rollouts already paid for are kept
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert files(root) == recorded[1]  # prompt, reports, history and cassettes: byte-identical
+    assert (root / ".evals/optimize-cache.jsonl").is_file()
+    next_session_replays_green(root, recorded[1], {}, "old")
+
+
+@pytest.mark.parametrize("point, sig, expected", [
+    pytest.param("gate", signal.SIGINT, "old", id="after-the-gate-accepted"),
+    pytest.param("cassette", signal.SIGINT, "old", id="during-the-re-record"),
+    pytest.param("report", signal.SIGINT, "old", id="during-the-report"),
+    pytest.param("switch", signal.SIGINT, "new", id="during-the-switch"),
+    pytest.param("cassette", signal.SIGKILL, "old", id="killed-during-the-re-record"),
+    pytest.param("switch", signal.SIGKILL, "new", id="killed-during-the-switch"),
+])
+def test_an_interrupted_optimize_leaves_the_old_set_or_the_new_one(recorded, optimized, tmp_path, point, sig, expected):
+    root = copy_of(recorded, tmp_path)
+    env = {**clean_env(), PAUSE_ENV: point}
+    code, output = run_until(root, f"replaygate: paused at {point}", "-s", *OPTIMIZE, env=env, sig=sig)
+    assert f"replaygate: paused at {point}" in output, output
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else pytest.ExitCode.INTERRUPTED), output
+    if sig == signal.SIGINT:
+        assert leftovers(root) == [], "Ctrl-C leaves no staging behind"
+        verdict = "switch had begun and was finished first" if expected == "new" else "nothing written"
+        assert verdict in output, output
+        assert_old_or_new(files(root), recorded[1], optimized, expected)
+    elif expected == "old":
+        assert {n: d for n, d in files(root).items() if STAGING not in n} == recorded[1]  # only staged, never switched
+    following = next_session_replays_green(root, recorded[1], optimized, expected)
+    if sig == signal.SIGKILL:
+        # The next session says what it did with the staging the killed one left.
+        said = "finished switching in" if expected == "new" else "discarded what an interrupted session had staged"
+        assert f"replaygate: {said}" in following, following
+    else:
+        assert "replaygate:" not in following

@@ -568,8 +568,9 @@ def test_prompt_option_pointing_nowhere_is_a_collection_error(project, no_model)
 @pytest.mark.parametrize(
     "args, setup, fragment",
     [
-        (("--set", "max_turns=0"), None, "[tool.replaygate] max_turns: "),
-        (("--set", "models.planner=x"), None, "[tool.replaygate] models.planner: "),
+        # A bad --set value is blamed on the option, not on pyproject.toml.
+        (("--set", "max_turns=0"), None, "--set max_turns=0: max_turns: "),
+        (("--set", "models.planner=x"), None, "--set models.planner=x: models.planner: "),
         (("--set", "nonsense"), None, "--set nonsense: expected KEY=VALUE"),
         ((), ("out/baseline.json", "{not json"), "out/baseline.json: not valid JSON"),
     ],
@@ -594,7 +595,7 @@ def test_eval_case_in_a_module_without_suite_is_a_collection_error(project, no_m
 def test_unknown_suite_setting_is_a_collection_error(project, no_model):
     result = project.run("--llm=sim", "--set", "roms=data/rooms.json")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["*[[]tool.replaygate[]] roms: not a setting of the harness or of suite 'room_selector'*"])
+    result.stdout.fnmatch_lines(["*--set roms=data/rooms.json: not a setting of the harness or of suite 'room_selector'*"])
     assert no_model == []
 
 
@@ -675,8 +676,11 @@ def test_the_gate_thresholds_are_options(project):
     strict_alpha.stdout.fnmatch_lines(["*gate passed: drop within noise*(fails on a drop > 0.02 with p < 0.0001)"])
 
 
-def test_a_missing_gate_baseline_is_named_and_does_not_fail(project):
-    result = project.run("--llm=sim", "--baseline=out/nowhere.json")
+def test_a_missing_gate_baseline_is_a_usage_error_unless_optional(project):
+    refused = project.run("--llm=sim", "--baseline=out/nowhere.json")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    assert any("--baseline out/nowhere.json: no such file; " in line for line in refused.errlines), refused.stderr.str()
+    result = project.run("--llm=sim", "--baseline=out/nowhere.json", "--baseline-optional")
     assert result.ret != pytest.ExitCode.USAGE_ERROR
     result.stdout.fnmatch_lines(["*gate not run: no baseline at out/nowhere.json; the gate passes with nothing to compare*"])
     assert "**Not run**: no baseline at out/nowhere.json" in project.report.read_text(encoding="utf-8")
@@ -741,7 +745,8 @@ def test_repeats_record_a_cassette_each_and_replay_with_k_of_n(project, forbid_m
 @pytest.mark.parametrize("args, fragment", [
     (("--repeat=0",), "--repeat 0: must be 1 or more"),
     (("--repeat=2", "--min-passes=3"), "--min-passes 3: must be between 1 and --repeat (2)"),
-    (("--alpha=1.5",), "alpha between 0 and 1"),
+    (("--alpha=1.5",), "--alpha 1.5: the significance level must lie strictly between 0 and 1"),
+    (("--max-regression=-1",), "--max-regression -1: must be a mean score drop of 0 or more"),
     (("--shard=3/2",), "--shard 3/2: expected I/N with 1 <= I <= N"),
 ])
 def test_bad_gate_and_repeat_options_are_usage_errors(project, no_model, args, fragment):

@@ -145,3 +145,10 @@ def test_without_a_baseline_on_the_base_branch_the_merge_says_so_and_passes(tmp_
     assert shell(fetch, work, env).returncode == 0
     assert not (tmp_path / "base-baseline.json").exists()
     assert "git show" in fetch and "python -m replaygate.results.shards merge" in merge
+    # The merge opts in to a missing baseline: here it gets past the baseline and stops at the (absent) shards.
+    assert "--baseline-optional" in merge
+    merged = shell(merge, work, env)
+    assert merged.returncode == 2 and "shards/shard-1.json: results file not found" in merged.stderr, merged.stderr
+    assert "--baseline" not in merged.stderr
+    refused = shell(merge.replace(" --baseline-optional", ""), work, env)
+    assert refused.returncode == 2 and "base-baseline.json: no such file" in refused.stderr, refused.stderr

@@ -1,8 +1,9 @@
-"""Command line of the room domain: `python -m evals.rooms export --count N --seed S --out FILE [--rooms FILE]`."""
+"""Command line of the room domain: `python -m evals.rooms export --count N --seed S --out FILE [--rooms FILE] [--force]`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,28 @@ def _suite_rooms() -> Path:
     return room_suite().path_setting("rooms", Path.cwd())
 
 
+def _suite_tasks() -> Path:
+    """The task file the suite runs: its tasks setting in ./pyproject.toml."""
+    config = room_suite().config(Path.cwd())
+    return config.resolve(Path.cwd(), config.tasks)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse to replace the suite's own tasks (ever) or any other existing file (without --force)."""
+    if out.is_dir():
+        raise InputError(f"{out}: cannot write (it is a folder); pick a file path as --out")
+    existing = next((parent for parent in out.absolute().parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        shown = os.path.relpath(existing) if existing.is_relative_to(Path.cwd()) else existing
+        raise InputError(f"{out}: cannot write ({shown} is a file, not a folder); pick another --out")
+    tasks = _suite_tasks()
+    if os.path.abspath(out) == os.path.abspath(tasks) or (out.exists() and tasks.exists() and os.path.samefile(out, tasks)):
+        raise InputError(f"{out}: is the suite's tasks file (the tasks setting in pyproject.toml), which export never "
+                         "replaces; write to another --out and merge the tasks you want by hand")
+    if out.exists() and not force:
+        raise InputError(f"{out}: already exists; pass --force to replace it, or choose another --out")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m evals.rooms", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -53,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--seed", type=_seed, default=0, help="the same seed writes the same file (default 0)")
     export.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     export.add_argument("--rooms", type=Path, default=None, help="rooms file to draw against (default: the suite's)")
+    export.add_argument("--force", action="store_true", help="replace --out if it exists (never the suite's own tasks file)")
     args = parser.parse_args(argv)
 
     try:
+        _check_out(args.out, args.force)
         rooms = args.rooms or _suite_rooms()
         world = load_world(rooms)
         tasks, drawn_for = generate_tasks(world, args.count, args.seed)

@@ -67,7 +67,8 @@ class World:
 def load_world(path: str | Path) -> World:
     """Read and validate a rooms file `{"rooms": [...]}`; every problem raises RoomsFileError."""
     path = Path(path)
-    text = read_input(path, RoomsFileError, "rooms file", "check the path or create the file", "JSON")
+    text = read_input(path, RoomsFileError, "rooms file", "check the path or create the file", "JSON",
+                      source="the rooms setting")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -87,15 +88,18 @@ def parse_world(data: Any, where: str) -> World:
     if not raw_rooms:
         raise RoomsFileError(f'{where}: "rooms" is empty; add at least one room')
     rooms: list[Room] = []
-    first_seen: dict[str, int] = {}
+    # By case-folded id: graders compare answers to ids without regard to case, so R-101 and r-101 would collide.
+    first_seen: dict[str, tuple[int, str]] = {}
     for number, raw in enumerate(raw_rooms, start=1):
         room = _parse_room(raw, f"{where}: room #{number}", where)
-        if room.id in first_seen:
+        earlier = first_seen.get(room.id.casefold())
+        if earlier is not None:
+            same = "" if earlier[1] == room.id else f" (as {earlier[1]!r}; ids are compared regardless of case)"
             raise RoomsFileError(
-                f"{where}: room {room.id!r}: id used by rooms #{first_seen[room.id]} and #{number}; "
+                f"{where}: room {room.id!r}: id used by rooms #{earlier[0]}{same} and #{number}; "
                 "give every room a unique id"
             )
-        first_seen[room.id] = number
+        first_seen[room.id.casefold()] = (number, room.id)
         rooms.append(room)
     return World(rooms=tuple(rooms))
 

@@ -12,10 +12,27 @@ from .faults import KINDS, FaultPlan, parse_kinds
 from .server import SimServer, serve
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments end in one line naming the option and the fix, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message}; see --help\n")
+
+
 def _non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number; use 0 to 65535 (0 picks a free one)") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is out of range; use 0 to 65535 (0 picks a free one)")
     return number
 
 
@@ -59,11 +76,11 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    out = argparse.ArgumentParser(
+    out = OneLineParser(
         prog="python -m evals.sim",
         description=f"Serve the offline simulator {MODEL_NAME} (not a real model) on an OpenAI-compatible HTTP API.",
     )
-    out.add_argument("--port", type=_non_negative, required=True, help="port to listen on; 0 picks a free one")
+    out.add_argument("--port", type=_port, required=True, help="port to listen on, 0 to 65535; 0 picks a free one")
     out.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     out.add_argument("--latency-ms", type=_non_negative, default=0, help="sleep this long in every request")
     out.add_argument("--api-key", default="", metavar="KEY",
@@ -94,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = fault_plan(args)
     try:
         server = serve(args.host, args.port, args.latency_ms, plan, args.api_key)
-    except OSError as exc:
-        print(f"evals.sim: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+    except (OSError, OverflowError, UnicodeError) as exc:
+        # A taken port, an address this host does not have, a host name that cannot be encoded: one line each.
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        print(f"evals.sim: cannot listen on {args.host}:{args.port}: {reason}; pass another --host or --port "
+              "(--port 0 picks a free one)", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

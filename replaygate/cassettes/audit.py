@@ -9,11 +9,11 @@ Prints `path:line: what (value hidden)` per hit, never the value; exits 1 on any
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
+import tomllib
 import urllib.parse
 from dataclasses import dataclass
 from json.decoder import scanstring
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from replaygate.core.config import load_config
-from replaygate.core.errors import InputError
+from replaygate.core.errors import InputError, OneLineParser, read_input
 from replaygate.cassettes.secrets import BEARER, JWT, MIN_SECRET_LENGTH
 
 OPENAI_KEY = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")
@@ -180,16 +180,39 @@ def scan_text(path: str, text: str, secrets: Sequence[tuple[str, str]]) -> list[
     return sorted(Hit(path, line, what) for line, what in found)
 
 
+def _unreadable(path: Path, exc: OSError) -> str:
+    # An unreadable file or folder may hold a key: it stops the audit rather than being skipped.
+    reason = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or type(exc).__name__
+    return f"{path}: cannot read it ({reason}), and what cannot be read may hold a key; make it readable (chmod u+r) and re-run"
+
+
+def _files_under(path: Path) -> list[Path]:
+    """Every file under `path` (or `path` itself), sorted; a folder it cannot list raises, where rglob would skip it."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+
+    def refuse(exc: OSError) -> None:
+        raise InputError(_unreadable(Path(exc.filename or path), exc))
+
+    found = [Path(folder) / name for folder, _, names in os.walk(path, onerror=refuse) for name in names]
+    return sorted(p for p in found if p.is_file())
+
+
 def audit_files(paths: Iterable[Path], secrets: Sequence[tuple[str, str]]) -> tuple[list[Hit], int]:
     """(hits, files scanned) for every file under `paths`."""
     hits: list[Hit] = []
     count = 0
     for path in paths:
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        for file in files:
+        for file in _files_under(path):
             count += 1
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise InputError(_unreadable(file, exc)) from None
             # Keys are ASCII: a file that is not UTF-8 is still read, its odd bytes replaced.
-            hits += scan_text(str(file), file.read_bytes().decode("utf-8", errors="replace"), secrets)
+            hits += scan_text(str(file), data.decode("utf-8", errors="replace"), secrets)
     return hits, count
 
 
@@ -201,8 +224,20 @@ def watched_secrets(names: Iterable[str], environ: Mapping[str, str]) -> list[tu
 # ---- the command line ---------------------------------------------------------------------------
 
 
+def default_paths(pyproject: Path, config) -> list[Path]:
+    """The cassettes and reports folders of a project root's `[tool.replaygate]`; refuses a root without one."""
+    hint = "run it from the project root, or pass --pyproject or the files to audit"
+    if not pyproject.exists():
+        raise InputError(f"{pyproject}: not found, so nothing says which folders to audit; {hint}")
+    text = read_input(pyproject, InputError, "pyproject file", hint, "TOML")
+    if "replaygate" not in tomllib.loads(text).get("tool", {}):
+        raise InputError(f"{pyproject}: has no [tool.replaygate] table, so this is not a replaygate project root; {hint}")
+    root = pyproject.parent
+    return [config.resolve(root, config.cassettes), config.resolve(root, config.reports)]
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m replaygate.cassettes.audit",
         description="Scan files for credentials (API keys, bearer and JWT-shaped tokens, credential headers, secret_env values). "
         "Exits 1 when anything is found; the values are never printed.",
@@ -214,19 +249,21 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     try:
         config = load_config(args.pyproject)
+        if args.paths:
+            missing = next((p for p in args.paths if not p.exists()), None)
+            if missing is not None:
+                raise InputError(f"{missing}: no such file or folder; pass existing files or folders")
+            paths = list(args.paths)
+        else:
+            paths = default_paths(args.pyproject, config)
+        hits, count = audit_files(paths, watched_secrets(config.secret_env, environ))
+        if not count:
+            # A clean verdict over no file would pass a CI job that audited nothing.
+            shown = ", ".join(str(p) for p in paths)
+            raise InputError(f"nothing to scan: no file under {shown}; run it from the project root, or pass the files to audit")
     except InputError as exc:
         print(f"audit: {exc}", file=sys.stderr)
         return 2
-    if args.paths:
-        missing = next((p for p in args.paths if not p.exists()), None)
-        if missing is not None:
-            print(f"audit: {missing}: no such file or folder; pass existing files or folders", file=sys.stderr)
-            return 2
-        paths = list(args.paths)
-    else:
-        root = args.pyproject.parent
-        paths = [p for p in (config.resolve(root, config.cassettes), config.resolve(root, config.reports)) if p.exists()]
-    hits, count = audit_files(paths, watched_secrets(config.secret_env, environ))
     for hit in hits:
         print(hit)
     if hits:

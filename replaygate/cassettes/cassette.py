@@ -14,7 +14,7 @@ import json
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
 from replaygate.cassettes.cassette_format import AtomicPersister, ReadableJsonSerializer, scrub_request, scrub_response
 from replaygate.cassettes.cassette_match import MATCH_ON
+from replaygate.core.changeset import pause_point
 from replaygate.core.errors import InputError
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 CASE_HEADER = "x-evals-case"
+CASSETTE_NAME = re.compile(r"(?P<case>.+)\.r(?P<repeat>[0-9]+)\.json")
 # The case whose cassette this asyncio task's requests belong to: the solver's own client calls
 # carry no header of ours, so the case travels with the task instead.
 CURRENT_CASE: ContextVar[str | None] = ContextVar("replaygate_case", default=None)
@@ -63,8 +65,49 @@ class CaseKey:
 
     @property
     def relpath(self) -> str:
+        return f"{self.folder}/{self.case_id}.r{self.repeat}.json"
+
+    @property
+    def folder(self) -> str:
+        """The folder, relative to the cassettes setting, holding every case of this suite (or group) and model."""
         model = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model).strip("_") or "model"
-        return f"{self.suite}/{model}/{self.case_id}.r{self.repeat}.json"
+        return f"{self.suite}/{model}"
+
+
+@dataclass
+class FolderUse:
+    """What the cases a session ran own of one cassette folder: whole cases (any repeat) and single files.
+
+    `complete` is false when a case that might own a file there did not run (-k, a shard, another task file).
+    """
+
+    folder: str
+    cases: set[str] = field(default_factory=set)
+    files: set[str] = field(default_factory=set)
+    complete: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps({"folder": self.folder, "cases": sorted(self.cases), "files": sorted(self.files),
+                           "complete": self.complete})
+
+    @classmethod
+    def from_json(cls, text: str) -> "FolderUse":
+        data = json.loads(text)
+        return cls(data["folder"], set(data["cases"]), set(data["files"]), data["complete"])
+
+    def merge(self, other: "FolderUse") -> None:
+        self.cases |= other.cases
+        self.files |= other.files
+        self.complete = self.complete and other.complete
+
+    def unused(self) -> list[Path]:
+        """Cassettes here that no case owns; nothing when incomplete, and never a file not named like a cassette."""
+        folder = Path(self.folder)
+        if not self.complete or not folder.is_dir():
+            return []
+        return [path for path in sorted(folder.glob("*.json"))
+                if (name := CASSETTE_NAME.fullmatch(path.name)) and path.is_file()
+                and name["case"] not in self.cases and path.name not in self.files]
 
 
 class CassetteLibrary:
@@ -144,6 +187,7 @@ class CassetteLibrary:
         cassette._save()  # vcrpy's own save: honours the record mode's keep/drop rules
         path = self.path_for(key)
         self.saved.append(path)
+        pause_point("cassette")
         return path
 
     def transport(self) -> "CassetteTransport":

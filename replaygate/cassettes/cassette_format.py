@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from vcr.request import Request
 
 from replaygate.core.atomic import write_text_atomic
-from replaygate.core.errors import InputError
+from replaygate.core.errors import InputError, os_error_message
 from replaygate.cassettes.secrets import SecretLeakError, find_secrets, leak_message
 
 # Allow-lists, never deny-lists: a header or query key we did not think of stays out
@@ -127,6 +127,8 @@ class AtomicPersister:
             raise CassetteNotFoundError()
         try:
             return deserialize(path.read_text(encoding="utf-8"), serializer)
+        except OSError as exc:
+            raise CassetteFileError(os_error_message(path, exc, "cassette", "the cassettes setting")) from None
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CassetteFileError(

@@ -12,9 +12,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from replaygate.core.errors import InputError
+from replaygate.core.errors import InputError, read_input
 
 ROLES = ("agent", "judge", "optimizer")
 
@@ -72,6 +72,15 @@ class EvalConfig(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     # [tool.replaygate.optimize]: read and checked by replaygate.optimize.settings, which the core does not need.
     optimize: dict[str, Any] = Field(default_factory=dict)
+    # Top-level keys an option gave this suite, as typed (`--set KEY=VALUE`), so messages blame it, not the file.
+    _given: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @field_validator("tasks", "prompt", "judge_prompt", "cassettes", "reports", "baseline")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an empty path would name the project folder itself")
+        return value
 
     @field_validator("graders")
     @classmethod
@@ -90,7 +99,15 @@ class EvalConfig(BaseModel):
     def path(self, root: Path, key: str, default: str = "") -> Path:
         """A suite's own path setting (a rooms file, say), resolved like the harness's paths."""
         value = self.extras.get(key, getattr(self, key, default))
+        if key in self.extras and not str(value).strip():
+            where = self._given.get(key, f"[tool.replaygate] {key}")
+            raise ConfigError(f"{where}: an empty path would name the project folder itself; give the path of a file"
+                              f"{f' (default {default})' if default else ''}")
         return self.resolve(root, str(value or default))
+
+    def given_by(self, key: str) -> str:
+        """The option that gave this top-level key, as typed (`--set KEY=VALUE`), or "" when none did."""
+        return self._given.get(key, "")
 
     def model_for(self, role: str) -> str:
         env = os.environ.get(f"EVALS_{role.upper()}_MODEL")
@@ -146,10 +163,11 @@ def merge_settings(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str,
 
 def read_table(pyproject: Path | None) -> dict[str, Any]:
     """`[tool.replaygate]` of a pyproject file; an absent file or table gives {}."""
-    if pyproject is None or not pyproject.is_file():
+    if pyproject is None or not (pyproject.is_file() or pyproject.is_dir()):
         return {}
+    text = read_input(pyproject, ConfigError, "pyproject file", "run from the project root", "TOML")
     try:
-        return tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("replaygate", {})
+        return tomllib.loads(text).get("tool", {}).get("replaygate", {})
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{pyproject}: invalid TOML ({exc}); fix the file") from None
 
@@ -159,8 +177,12 @@ def load_config(
     overrides: Mapping[str, Any] = (),
     suite: str | None = None,
     code: Mapping[str, Any] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> EvalConfig:
-    """The settings of one suite (or, with no suite, the project's shared ones), validated."""
+    """The settings of one suite (or, with no suite, the project's shared ones), validated.
+
+    `sources` says how an override was typed when not as `--set KEY=VALUE` (`{"tasks": "--tasks evals"}`), for messages.
+    """
     where = str(pyproject) if pyproject else "[tool.replaygate]"
     data = read_table(pyproject)
     suites = data.pop("suites", {})
@@ -178,9 +200,19 @@ def load_config(
         data = merge_settings(merge_settings(data, own_table), code or {})
         table = f"[tool.replaygate.suites.{suite}]" if own_table else table
     data = apply_overrides(apply_overrides(data, shared), own)
+    # The option that set each top-level key, the suite's own override winning as it does above.
+    sources = dict(sources or {})
+    given = {dotted.split(".")[0]: sources.get(dotted, f"--set {dotted}={value}") for dotted, value in shared.items()}
+    given.update({dotted.split(".")[0]: f"--set {own_prefix}{dotted}={value}" for dotted, value in own.items()})
     try:
-        return EvalConfig.model_validate(data)
+        config = EvalConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(table)"
-        raise ConfigError(f"{where}: {table} {key}: {first['msg']}; fix the setting or its --set override") from None
+        top = str(first["loc"][0]) if first["loc"] else ""
+        what = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
+        if top in given:
+            raise ConfigError(f"{given[top]}: {key}: {what}; fix the value") from None
+        raise ConfigError(f"{where}: {table} {key}: {what}; fix the setting or its --set override") from None
+    config._given = given
+    return config

@@ -81,9 +81,9 @@ class Evaluation:
         unknown = sorted(set(self.config.extras) - set(self.suite.settings))
         if unknown:
             known = ", ".join(sorted(self.suite.settings)) or "none"
+            where = self.config.given_by(unknown[0]) or f"{self.config_source}: [tool.replaygate] {unknown[0]}"
             raise InputError(
-                f"{self.config_source}: [tool.replaygate] {unknown[0]}: not a setting of the harness or of suite {self.suite.name!r} "
-                f"(suite settings: {known}); fix the key"
+                f"{where}: not a setting of the harness or of suite {self.suite.name!r} (suite settings: {known}); fix the key"
             )
         self.backend = self.backend.with_double(self.suite.double, self.suite.name)
         self.loaded = self.suite.load(self.config, self.root)
@@ -98,7 +98,7 @@ class Evaluation:
         if not own and not self.uses_judge:
             raise InputError(f"suite {self.suite.name!r} has no graders; pass graders= to its Suite")
         if self.uses_judge:
-            self.judge_template = load_prompt(self.config.resolve(self.root, self.config.judge_prompt))
+            self.judge_template = load_prompt(self.config.resolve(self.root, self.config.judge_prompt), "the judge_prompt setting")
 
     @property
     def uses_judge(self) -> bool:

@@ -79,11 +79,10 @@ class PromptTemplate:
         return messages
 
 
-def load_prompt(path: str | Path) -> PromptTemplate:
+def load_prompt(path: str | Path, source: str = "the prompt setting (or --prompt)") -> PromptTemplate:
+    """Read a prompt file; `source` names the setting or option the path came from, for messages."""
     path = Path(path)
-    text = read_input(
-        path, PromptFileError, "prompt file", "create it or point the prompt setting (or --prompt) at an existing file"
-    )
+    text = read_input(path, PromptFileError, "prompt file", f"create it or point {source} at an existing file", source=source)
     if not text.strip():
         raise PromptFileError(f"{path}: prompt file is empty; write the prompt template into it")
     return PromptTemplate(path=path, text=text)

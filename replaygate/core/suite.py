@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from replaygate.core.config import EvalConfig, load_config
 from replaygate.core.errors import InputError
-from replaygate.core.prompt import PromptTemplate, load_prompt
+from replaygate.core.prompt import PromptFileError, PromptTemplate, load_prompt
 from replaygate.core.rollout import Rollout
 from replaygate.core.score import Grader
 from replaygate.core.task import Task, TaskFileError, load_tasks, tasks_from_list
@@ -129,6 +129,11 @@ class Suite:
         placeholders = suite.placeholders_for(inputs.values())
         prompt = load_prompt(config.resolve(root, config.prompt))
         prompt.check(placeholders)
+        if placeholders and not prompt.placeholders:
+            # Caught here, not after every case has been paid for: the model would see the same prompt for each task.
+            shown = ", ".join("{" + name + "}" for name in placeholders[:3])
+            raise PromptFileError(f"{prompt.path}: the prompt uses no task input, so every task would get the same prompt; "
+                                  f"add a placeholder such as {shown} where the task belongs")
         return LoadedSuite(suite, tasks, prompt, placeholders, inputs)
 
     def parse_input(self, data: Mapping[str, Any], where: str) -> Any:

@@ -119,8 +119,8 @@ def load_tasks(path: str | Path, parse_input: Callable[[Mapping[str, Any], str],
     """Read a task file (.jsonl, .json, .yaml); blank and # lines of JSONL are skipped."""
     path = Path(path)
     form = FORMS.get(path.suffix.lower(), "JSONL")
-    text = read_input(path, TaskFileError, "task file", "check the tasks path in pyproject.toml or pass --tasks", form)
-    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first task
+    text = read_input(path, TaskFileError, "task file", "check the tasks path in pyproject.toml or pass --tasks", form,
+                      source="the tasks setting (or --tasks)")
     if form == "JSONL":
         items = ((parse_task_line(line, where), where) for line, where in _jsonl_objects(text, path))
     else:

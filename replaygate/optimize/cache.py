@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from replaygate.core.errors import InputError, os_error_message
 from replaygate.core.task import Task
 from replaygate.optimize.outcome import Outcome
 
@@ -39,7 +40,11 @@ class EvaluationCache:
             self._load(path)
 
     def _load(self, path: Path) -> None:
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError(os_error_message(path, exc, "optimization cache", "the optimize.cache setting")) from None
+        for line in text.splitlines():
             try:
                 data = json.loads(line)
                 self.entries[data["key"]] = Outcome.from_json(data["outcome"])
@@ -56,8 +61,11 @@ class EvaluationCache:
             lines.append(json.dumps({"key": key, "outcome": outcome.to_json()}, sort_keys=True, ensure_ascii=False))
         if self.path is None or not lines:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise InputError(os_error_message(self.path, exc, "optimization cache", "the optimize.cache setting", writing=True)) from None

@@ -60,7 +60,7 @@ class Evolution:
         for op, path, fields in (("reflect", knobs.reflect_prompt, REFLECT_FIELDS),
                                  ("crossover", knobs.crossover_prompt, CROSSOVER_FIELDS)):
             if op in names:
-                template = load_prompt(config.resolve(root, path))
+                template = load_prompt(config.resolve(root, path), f"the optimize.evo.{op}_prompt setting")
                 template.check(fields)
                 self.templates[op] = template
         # Operators that act on grader feedback start optimistic: early generations try them first.

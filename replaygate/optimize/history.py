@@ -6,15 +6,17 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from replaygate.core.atomic import write_text_atomic
+from replaygate.core.changeset import Changeset
 from replaygate.cassettes.secrets import SecretLeakError, find_secrets
 
 LOG_NAME = "log.jsonl"
 
 
 class PromptHistory:
-    def __init__(self, folder: Path, secrets: tuple[tuple[str, str], ...] = ()):
-        self.folder, self.secrets = folder, secrets
+    """Every write is staged in `changes` (and reads see it): the history switches in with the prompt."""
+
+    def __init__(self, folder: Path, changes: Changeset, secrets: tuple[tuple[str, str], ...] = ()):
+        self.folder, self.changes, self.secrets = folder, changes, secrets
 
     @property
     def log_path(self) -> Path:
@@ -24,18 +26,18 @@ class PromptHistory:
         leaked = find_secrets(text, self.secrets)
         if leaked:
             raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
-        write_text_atomic(path, text)
+        self.changes.write(path, text)
 
     def keep(self, prompt_path: Path, text: str, version: str) -> Path:
         """Store a version under `<folder>/<prompt stem>/<version>.md`; the same version is stored once."""
         target = self.folder / prompt_path.stem / f"{version}.md"
-        if not target.is_file():
+        if self.changes.read_text(target) is None:
             self._write(target, text)
         return target
 
     def append(self, entry: Mapping[str, Any]) -> None:
-        """Append one line; the whole file is rewritten atomically, so a crash leaves the old log or the new."""
-        old = self.log_path.read_text(encoding="utf-8") if self.log_path.is_file() else ""
+        """Append one line; the whole log is staged anew and switches in with the rest, or not at all."""
+        old = self.changes.read_text(self.log_path) or ""
         if old and not old.endswith("\n"):
             old += "\n"
         self._write(self.log_path, old + json.dumps(dict(entry), sort_keys=True, ensure_ascii=False) + "\n")

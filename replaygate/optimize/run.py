@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from replaygate.core.atomic import write_text_atomic
+from replaygate.core.changeset import Changeset
 from replaygate.llm.backend import Backend
 from replaygate.core.config import EvalConfig
 from replaygate.core.evaluation import Evaluation
@@ -37,8 +37,8 @@ class OptimizationRun:
 
 def _strategy(settings: OptimizeSettings, config: EvalConfig, root: Path):
     if settings.strategy == "apo":
-        critique = load_prompt(config.resolve(root, settings.critique_prompt))
-        edit = load_prompt(config.resolve(root, settings.edit_prompt))
+        critique = load_prompt(config.resolve(root, settings.critique_prompt), "the optimize.critique_prompt setting")
+        edit = load_prompt(config.resolve(root, settings.edit_prompt), "the optimize.edit_prompt setting")
         critique.check(("prompt", "traces", "max_issues"))
         edit.check(("prompt", "critique", "placeholders", "max_chars"))
         return APO(settings.apo, critique, edit)
@@ -55,8 +55,20 @@ def optimize(
     settings: OptimizeSettings,
     environ: Mapping[str, str],
     progress: Callable[[str], None] = lambda line: None,
+    changes: Changeset | None = None,
 ) -> OptimizationRun:
-    """Search from the live prompt; write it back only through the holdout gate. Ctrl-C writes nothing."""
+    """Search from the live prompt; write it back only through the holdout gate. Ctrl-C writes nothing.
+
+    Prompt, history and reports are staged in `changes` for its owner to commit; without one they are committed here, together.
+    """
+    if changes is None:
+        changes = Changeset(root)
+        try:
+            run = optimize(suite, config, root, backend, settings, environ, progress, changes)
+            changes.commit()
+            return run
+        finally:
+            changes.discard()  # after an error or Ctrl-C; a no-op once committed
     evaluation = Evaluation(suite, config, root, backend, "none", environ)
     secrets = tuple(secrets_from_env(config.secret_env, dict(environ)))
     budget = Budget(settings.budget)
@@ -88,10 +100,11 @@ def optimize(
         document["strategy_data"] = strategy.extra()
     report_path = config.resolve(root, settings.report)
     json_path = report_path.parent / "optimization" / f"{strategy.name}.json"
+    # The other strategy's last run, as this session will leave it (it may have staged one already).
     others = [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted(json_path.parent.glob("*.json"))
-        if p != json_path and p.stem in ("apo", "evo")
+        json.loads(text)
+        for name in ("apo", "evo")
+        if name != strategy.name and (text := changes.read_text(json_path.parent / f"{name}.json")) is not None
     ]
     text = render_optimization(document, others)
     payload = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
@@ -101,14 +114,13 @@ def optimize(
         leaked = find_secrets(body, secrets)
         if leaked:
             raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
-    history = PromptHistory(config.resolve(root, settings.history), secrets)
+    history = PromptHistory(config.resolve(root, settings.history), changes, secrets)
     written = False
     if result.accepted:
-        # Keep the old version first: a crash after this step loses nothing.
         history.keep(prompt_path, incumbent.text, incumbent.version)
         history.keep(prompt_path, result.best.text, result.best.version)
     for path, body in outputs:
-        write_text_atomic(path, body)
+        changes.write(path, body)
     if result.accepted:
         history.write_back(prompt_path, result.best.text)
         written = True

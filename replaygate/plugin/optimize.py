@@ -1,9 +1,11 @@
 """`pytest --optimize[=apo|evo]`: search for a better prompt before the suite runs, like syrupy's --snapshot-update.
 
 The search runs once collection is done, against a live model (the simulator when no
-credentials are set). When the holdout gate accepts a candidate, the prompt file is
-rewritten and the session records its cassettes and rewrites the baseline; otherwise
-the session replays as usual. The work itself is `replaygate.optimize.run.optimize`.
+credentials are set). When the holdout gate accepts a candidate, the session records the
+cases under the new prompt and rewrites the baseline; otherwise it replays as usual. Prompt,
+history, cassettes, baseline and reports are staged and switched in together when the session
+ends (`replaygate.core.changeset`); a session stopped before then writes none of them. The
+work itself is `replaygate.optimize.run.optimize`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from replaygate.llm.backend import resolve_backend
+from replaygate.core.changeset import pause_point
 from replaygate.core.errors import InputError
 from replaygate.optimize.run import OptimizationRun, optimize
 from replaygate.optimize.settings import STRATEGIES, load_settings
@@ -19,6 +22,7 @@ from replaygate.plugin.suite import STATE, CaseBelowThreshold
 
 RUNS = pytest.StashKey[list[OptimizationRun]]()
 RERECORDING = pytest.StashKey[bool]()
+ABANDONED = pytest.StashKey[str]()  # why the session's write-back was dropped
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +69,8 @@ def _suites(items: list[pytest.Item]) -> list:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption("optimize"):
         return
+    if session.testsfailed and not config.getoption("continue_on_collection_errors"):
+        return  # a collection error (a bad tasks file, an unwritable prompt) stops the session: its line stands, nothing is paid
     state = config.stash[STATE]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
@@ -93,7 +99,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             f"via {backend.label}")
         try:
             run = optimize(suite, state.suite_config(suite), state.root, backend, settings, state.environ,
-                           progress=lambda line, name=suite.name: say(f"optimize {name}: {line}"))
+                           progress=lambda line, name=suite.name: say(f"optimize {name}: {line}"), changes=state.changes)
         except (InputError, ValueError) as exc:
             if len(suites) == 1:
                 raise pytest.UsageError(f"--optimize: {exc}") from None
@@ -105,8 +111,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError("--optimize: no selected suite could be optimized (see the lines above); select one with a path or -k")
     if not any(run.written for run in config.stash[RUNS]):
         return  # nothing changed: the session replays the committed cassettes as usual
-    # The prompt changed: record its cassettes and make its scores the new baseline (--snapshot-update).
-    state.switch_to_recording(backend, "all")
+    pause_point("gate")
+    # The prompt changed: record its cassettes and make its scores the new baseline (--snapshot-update),
+    # all staged beside the new prompt until the session ends.
+    state.switch_to_recording(backend, "all", staged=True)
     state.update_baseline = True
     config.stash[RERECORDING] = True
     for item in items:
@@ -127,16 +135,58 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A session stopped before its end writes nothing: a new prompt without all its cassettes is no set."""
+    config = session.config
+    if not config.getoption("optimize"):
+        return
+    state, rerecording = config.stash[STATE], config.stash.get(RERECORDING, False)
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        why = "interrupted"
+    elif rerecording and (session.shouldfail or session.shouldstop):
+        why = f"stopped before every case was re-recorded ({session.shouldfail or session.shouldstop})"
+    elif rerecording and (unrecorded := _unrecorded(state)):
+        why = (f"left without a recording for {len(unrecorded)} case{'s' if len(unrecorded) > 1 else ''} "
+               f"(first: {unrecorded[0]}; see its failure above)")
+    else:
+        return
+    state.changes.discard()
+    config.stash[ABANDONED] = why
+
+
+def _unrecorded(state) -> list[str]:
+    """Cases whose committed cassette the re-record did not replace (their requests failed): old and new would mix."""
+    missing = []
+    for name, by_task in state.results.items():
+        evaluation = state.evaluations[name]
+        folder = evaluation.config.resolve(state.root, evaluation.config.cassettes)
+        for results in by_task.values():
+            for result in results:
+                staged = folder / evaluation.case_key(result.task, result.repeat).relpath
+                if not staged.is_file() and state.changes.target_of(staged).is_file():
+                    missing.append(result.task.id)
+    return missing
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     for run in config.stash.get(RUNS, []):
         doc = run.document
         budget = doc["budget"]
         before = doc["incumbent"]["splits"]["holdout"]["score"]
         after = doc["best"]["splits"]["holdout"]["score"]
-        verdict = (f"prompt {doc['incumbent']['version']} -> {doc['best']['version']} written back"
-                   if run.written else f"prompt {doc['incumbent']['version']} kept")
+        if run.written and not config.stash[STATE].changes.committed:
+            verdict = f"prompt {doc['incumbent']['version']} -> {doc['best']['version']} accepted, not written"
+        elif run.written:
+            verdict = f"prompt {doc['incumbent']['version']} -> {doc['best']['version']} written back"
+        else:
+            verdict = f"prompt {doc['incumbent']['version']} kept"
         holdout = f"holdout {before:.3f} -> {after:.3f}" if before is not None and after is not None else doc["stopped"]
         terminalreporter.write_line(
             f"optimize {doc['strategy']} {doc['suite']}: {verdict} ({holdout}); {budget['used']}/{budget['rollouts']} "
             f"rollouts, {budget['optimizer_calls']} optimizer calls; {run.report_path}"
         )
+    if ABANDONED in config.stash:
+        terminalreporter.write_line(f"optimize: the session was {config.stash[ABANDONED]}: nothing written (prompt, "
+                                    "history, cassettes, baseline and reports are as they were); run pytest --optimize again",
+                                    red=True)

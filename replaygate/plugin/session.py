@@ -14,12 +14,14 @@ import pytest
 
 from replaygate.llm.backend import resolve_backend
 from replaygate.results.baseline import load_baseline
-from replaygate.cassettes.cassette import CaseKey, CassetteMiss
+from replaygate.cassettes.cassette import CaseKey, CassetteMiss, FolderUse
+from replaygate.core.changeset import Changeset, recover
 from replaygate.core.config import EvalConfig, load_config
-from replaygate.core.errors import InputError
+from replaygate.core.errors import InputError, check_file_destination, check_folder
 from replaygate.core.evaluation import Evaluation, RunInfo
+from replaygate.core.prompt import PromptTemplate
 from replaygate.core.suite import CASES_ATTRIBUTE, Suite, SuiteSetup
-from replaygate.results.gate import BaselineDiff, GateSettings
+from replaygate.results.gate import BaselineDiff, check_given_baseline, gate_settings, task_leaks
 from replaygate.results.record import CaseRecord
 from replaygate.results.results import RunResults, SuiteResults
 from replaygate.results.shards import parse_shard
@@ -62,6 +64,9 @@ class CaseOutcome:
                 pytest.fail(str(result.failure), pytrace=False)
             if result.failure is not None:
                 raise result.failure
+            if result.rollout is not None and result.rollout.infra_failed:
+                # A plain failure, not CaseBelowThreshold: no baseline xfail may swallow it.
+                pytest.fail(result.rollout.error or "infrastructure error", pytrace=False)
         failing = [r for r in self.results if not r.passed(self.threshold)]
         needed = len(self.results) if self.min_passes is None else min(self.min_passes, len(self.results))
         if len(self.results) - len(failing) >= needed:
@@ -93,10 +98,12 @@ class EvalSession:
             value = config.getoption(option)
             if value is not None and value < 1:
                 raise pytest.UsageError(f"{flag} {value}: must be 1 or more; pass a positive whole number")
+        sources: dict[str, str] = {}  # how each override from an option of its own was typed, for messages
         for option, key in (("eval_tasks", "tasks"), ("eval_prompt", "prompt"), ("eval_concurrency", "concurrency"), ("eval_max_turns", "max_turns")):
             value = config.getoption(option)
             if value is not None:
                 overrides[key] = value
+                sources[key] = f"--{key.replace('_', '-')} {value}"
         self.record_mode = config.getoption("eval_record_mode")
         self.update_baseline: bool = bool(config.getoption("update_baseline"))
         self.repeats: int = config.getoption("eval_repeat")
@@ -105,22 +112,31 @@ class EvalSession:
             raise pytest.UsageError(f"--repeat {self.repeats}: must be 1 or more; pass how many times to run each case")
         if self.min_passes is not None and not 1 <= self.min_passes <= self.repeats:
             raise pytest.UsageError(f"--min-passes {self.min_passes}: must be between 1 and --repeat ({self.repeats})")
-        self.gate = GateSettings(config.getoption("eval_max_regression"), config.getoption("eval_alpha"))
-        if self.gate.max_regression < 0 or not 0 < self.gate.alpha < 1:
-            raise pytest.UsageError(f"--max-regression {self.gate.max_regression:g} --alpha {self.gate.alpha:g}: "
-                                    "the regression must be 0 or more and alpha between 0 and 1, e.g. 0.02 and 0.05")
         try:
+            self.gate = gate_settings(config.getoption("eval_max_regression"), config.getoption("eval_alpha"))
             self.shard = parse_shard(config.getoption("eval_shard")) if config.getoption("eval_shard") else None
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
+        self.threshold = pass_threshold(config)
         self.results_json: str | None = config.getoption("eval_results_json")
         self.started = time.time()
+        # Before anything is read: finish the switch an interrupted session committed, or drop what it only staged.
+        self.recovered: list[str] = [] if hasattr(config, "workerinput") else recover(self.root)
+        # What this session writes, switched in together at its end (only the controller writes under xdist).
+        self.changes = Changeset(self.root)
+        self.cassettes_staged = False  # set while a re-record must not touch the committed cassettes
+        self.cassette_use: dict[str, FolderUse] = {}  # gathered from test reports, by committed folder
+        self._suite_use: set[str] = set()  # suites whose cassette use this process has reported
+        self._group_use: dict[str, set[str]] = {}  # the running test's groups: folder -> cassettes it ran
+        self.unused: dict[Path, list[Path]] = {}  # listed at the end of a run that does not re-record
+        self.deleted: dict[Path, list[Path]] = {}  # deleted by a complete re-record
+        self.interrupted_at_end = False  # Ctrl-C while the session's files were staged or switched in
         self.environ = dict(os.environ)
         try:
             self.pyproject = self.root / "pyproject.toml"
-            self.overrides = overrides
+            self.overrides, self.override_sources = overrides, sources
             # The project's shared settings (cassettes, reports, baseline); each suite layers its own on top.
-            self.config = load_config(self.pyproject, overrides)
+            self.config = load_config(self.pyproject, overrides, sources=sources)
             self.backend = resolve_backend(
                 config.getoption("llm"),
                 self.record_mode != "none",
@@ -131,11 +147,14 @@ class EvalSession:
             self.baseline = load_baseline(self.baseline_path)
             # The gate may compare with another baseline (the base branch's, in a PR); known failures stay the committed ones.
             given = config.getoption("eval_baseline")
+            if given is not None:
+                check_given_baseline(Path(given), bool(config.getoption("eval_baseline_optional")))
             self.gate_baseline_path = Path(given) if given else self.baseline_path
-            self.gate_baseline = load_baseline(self.gate_baseline_path) if given else self.baseline
+            self.gate_baseline = load_baseline(self.gate_baseline_path, "--baseline") if given else self.baseline
+            if not hasattr(config, "workerinput"):
+                self.check_session_destinations()
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
-        self.threshold = float(config.getini("eval_pass_threshold"))
         self.evaluations: dict[str, Evaluation] = {}
         self.results: dict[str, dict[str, list[CaseResult]]] = {}  # this process's results, per suite and task
         # A failing example noted by the running property test, attached to its report.
@@ -147,14 +166,55 @@ class EvalSession:
         self.property_outcomes: dict[str, bool] = {}
         self._info_json: dict[str, str] = {}
         self.diffs: dict[str, BaselineDiff] = {}  # set at session end: the run against the gate's baseline
+        self._contamination: dict[str, dict[str, str]] = {}  # per suite: task id -> what its live prompt shows
         self.previous_diffs: dict[str, BaselineDiff] = {}  # with --update-baseline: against the baseline it replaced
 
-    def switch_to_recording(self, backend, record_mode: str) -> None:
-        """Run the next cases against `backend` in `record_mode`, reloading the prompt (it may have been rewritten)."""
-        self.backend, self.record_mode = backend, record_mode
+    def check_session_destinations(self) -> None:
+        """The files this session writes whatever runs (--results-json, the baseline it updates) can be written."""
+        if self.results_json:
+            check_file_destination(Path(self.results_json), "results file", "--results-json")
+        if self.update_baseline:
+            given = self.config.given_by("baseline")
+            check_file_destination(self.baseline_path, "baseline", f"the baseline setting{f' ({given})' if given else ''}")
+
+    def check_suite_destinations(self, evaluation: Evaluation) -> None:
+        """Before a suite's first model call: its reports and (when recording) cassettes can be written where set."""
+        given = self.config.given_by("reports")
+        source = f"the reports setting{f' ({given})' if given else ''}"
+        reports = self.config.resolve(self.root, self.config.reports)
+        check_folder(reports, "reports", source)
+        for name in ("scores.md", "scores.json"):
+            check_file_destination(reports / name, "report", source)
+        # --optimize may write back the prompt, re-record the cassettes and write its history and report.
+        optimizing = bool(self.pytest_config.getoption("optimize", None))
+        if evaluation.mode != "live" or optimizing:
+            given = evaluation.config.given_by("cassettes")
+            source = f"the cassettes setting{f' ({given})' if given else ''}"
+            cassettes = evaluation.config.resolve(self.root, evaluation.config.cassettes)
+            check_folder(cassettes, "cassettes", source, writing=self.record_mode != "none" or optimizing)
+        if optimizing:
+            from replaygate.optimize.settings import load_settings  # only --optimize needs its settings
+
+            try:
+                settings = load_settings(evaluation.config.optimize, str(self.pyproject))
+            except InputError:
+                return  # --optimize reports a bad setting of its own, as a usage error
+            check_file_destination(evaluation.loaded.prompt.path, "prompt", "the prompt setting (or --prompt)")
+            resolve = lambda value: evaluation.config.resolve(self.root, value)  # noqa: E731
+            check_folder(resolve(settings.history), "prompt history", "the optimize.history setting")
+            check_file_destination(resolve(settings.report), "optimization report", "the optimize.report setting")
+            check_file_destination(resolve(settings.cache), "optimization cache", "the optimize.cache setting")
+
+    def switch_to_recording(self, backend, record_mode: str, staged: bool = False) -> None:
+        """Run the next cases against `backend` in `record_mode`, reloading the prompt (it may have been rewritten).
+
+        `staged`: record into the session's changeset, so the committed cassettes change only when it is committed.
+        """
+        self.backend, self.record_mode, self.cassettes_staged = backend, record_mode, staged
         self.evaluations.clear()
         self.results.clear()
         self._info_json.clear()
+        self._contamination.clear()
         self.infos.clear()  # the next records bring the info of the run that made them
 
     def run_results(self) -> RunResults:
@@ -183,9 +243,23 @@ class EvalSession:
             self._info_json[suite.name] = self.evaluation(suite).info().to_json()
         return self._info_json[suite.name]
 
+    def contamination(self, suite: Suite) -> dict[str, str]:
+        """Tasks whose input the suite's live prompt shows, and what it shows; worked out once per prompt."""
+        if suite.name not in self._contamination:
+            loaded = self.evaluation(suite).loaded
+            self._contamination[suite.name] = {
+                leak.task_id: f"the prompt shows {leak.describe()}" for leak in task_leaks(loaded.prompt.text, loaded.tasks)
+            }
+        return self._contamination[suite.name]
+
     def suite_config(self, suite: Suite) -> EvalConfig:
         """A suite's settings: shared table, its own table, its code, then --set."""
-        return load_config(self.pyproject, self.overrides, suite=suite.name, code=suite.code_settings())
+        config = load_config(self.pyproject, self.overrides, suite=suite.name, code=suite.code_settings(),
+                             sources=self.override_sources)
+        if self.cassettes_staged:
+            staged = self.changes.stage_folder(config.resolve(self.root, config.cassettes))
+            config = config.model_copy(update={"cassettes": str(staged)})
+        return config
 
     def threshold_for(self, suite: Suite) -> float:
         own = self.evaluation(suite).config.threshold
@@ -199,10 +273,17 @@ class EvalSession:
                 first = next(iter(self.evaluations))
                 raise InputError(f"{given[0]} names one suite's file, but this session runs suites {first!r} and "
                                  f"{suite.name!r}; select one suite (a path or -k), or use --set suites.<name>.{given[0][2:]}=…")
-            self.evaluations[suite.name] = Evaluation(
+            evaluation = Evaluation(
                 suite, self.suite_config(suite), self.root, self.backend, self.record_mode, self.environ,
                 config_source=str(self.pyproject),
             )
+            self.check_suite_destinations(evaluation)
+            prompt = evaluation.loaded.prompt
+            staged = self.changes.read_text(prompt.path)
+            if staged is not None and staged != prompt.text:
+                # The prompt this session wrote back is staged, not yet committed: run the cases under it.
+                evaluation.loaded = evaluation.loaded.with_prompt(PromptTemplate(prompt.path, staged))
+            self.evaluations[suite.name] = evaluation
         return self.evaluations[suite.name]
 
     def result_for(self, item: pytest.Item, suite, task: Task) -> list[CaseResult]:
@@ -231,6 +312,68 @@ class EvalSession:
                 runs.sort(key=lambda r: r.repeat)
         return done[task.id]
 
+    def _cassette_folder(self, evaluation: Evaluation, group: str) -> Path:
+        """Where `group`'s cassettes for the agent model are committed (a staged re-record writes elsewhere)."""
+        root = self.changes.target_of(evaluation.config.resolve(self.root, evaluation.config.cassettes))
+        return root / CaseKey(group, evaluation.config.model_for("agent"), "-").folder
+
+    def suite_cassette_use(self, suite: Suite, items: list[pytest.Item]) -> str | None:
+        """The suite's folder and task ids, complete when this session selected every task (JSON).
+
+        Given once per process and suite, to ride on one case report; None afterwards, and when live.
+        """
+        if suite.name in self._suite_use:
+            return None
+        self._suite_use.add(suite.name)
+        evaluation = self.evaluation(suite)
+        if evaluation.mode == "live":
+            return None
+        tasks = {task.id for task in evaluation.loaded.tasks}
+        selected = {it.callspec.params["eval_case"].id for it in items
+                    if "eval_case" in getattr(getattr(it, "callspec", None), "params", {})
+                    and getattr(suite_of(it), "name", None) == suite.name}
+        # Another task file (--tasks) shares the folder with the suite's own: its cases own nothing here.
+        complete = self.pytest_config.getoption("eval_tasks") is None and tasks <= selected
+        return FolderUse(str(self._cassette_folder(evaluation, suite.name)), tasks, complete=complete).to_json()
+
+    def note_group_use(self, evaluation: Evaluation, tasks: list[Task], group: str) -> None:
+        if evaluation.mode != "live":
+            names = {Path(evaluation.case_key(task, 0, group).relpath).name for task in tasks}
+            self._group_use.setdefault(str(self._cassette_folder(evaluation, group)), set()).update(names)
+
+    def take_group_use(self, complete: bool) -> list[str]:
+        """The groups the test that just ran used (JSON), complete when it ran to its end; then forgotten."""
+        uses = [FolderUse(folder, files=names, complete=complete).to_json() for folder, names in self._group_use.items()]
+        self._group_use.clear()
+        return uses
+
+    def settle_unused_cassettes(self, stopped: bool) -> None:
+        """A whole re-record stages the deletion of the cassettes no case used; any other run only lists them."""
+        found = {Path(folder): use.unused() for folder, use in sorted(self.cassette_use.items())}
+        found = {folder: paths for folder, paths in found.items() if paths}
+        rerecorded = self.record_mode == "all" or (self.update_baseline and self.record_mode != "none")
+        if not rerecorded or stopped:
+            self.unused = found
+            return
+        for paths in found.values():
+            for path in paths:
+                self.changes.delete(path)
+        self.deleted = found
+
+    def unused_summary(self) -> str:
+        """One line: the unused cassettes this re-record deleted, or those a plain run found and how to delete them."""
+        found = self.deleted or self.unused
+        if not found:
+            return ""
+        count = sum(len(paths) for paths in found.values())
+        noun = "cassette" if count == 1 else "cassettes"
+        where = ", ".join(f"{os.path.relpath(folder, self.root) if folder.is_relative_to(self.root) else folder}/"
+                          for folder in found)
+        if self.deleted:
+            return f"evals: deleted {count} unused {noun} in {where} (no case of this run uses them)"
+        command = " ".join(["pytest", *self.rerun_options(), "--eval-record-mode=all"])
+        return f"evals: {count} unused {noun} in {where}; re-record with `{command}` to delete them"
+
 
 class RecordCollector:
     """Gathers case records from test reports; under xdist the controller sees every worker's reports."""
@@ -255,6 +398,10 @@ class RecordCollector:
             # An xfailed run is a failure, an xpassed one a pass.
             failed = report.failed or (report.skipped and hasattr(report, "wasxfail"))
             state.property_outcomes[props["eval_property"]] = not failed
+        for key, value in report.user_properties:
+            if key == "eval_cassettes":
+                use = FolderUse.from_json(value)
+                state.cassette_use.setdefault(use.folder, FolderUse(use.folder)).merge(use)
 
 
 class AdHocRunner:
@@ -290,6 +437,7 @@ class AdHocRunner:
     def run(self, suite: Suite, tasks: list[Task], group: str) -> list[CaseResult]:
         """Run `tasks` under the suite's prompt, solver and graders, with cassettes in their own `group` folder."""
         evaluation = self._evaluation(suite)
+        self.state.note_group_use(evaluation, tasks, group)
         try:
             return evaluation.run(tasks, loaded=evaluation.loaded.with_tasks(tasks), group=group)
         except InputError as exc:
@@ -311,3 +459,17 @@ def suite_of(item: pytest.Item) -> Suite | None:
     """The suite a test runs the cases of: marked with `Suite.cases`, or named SUITE in its module."""
     function = getattr(item, "function", None)
     return getattr(function, CASES_ATTRIBUTE, None) or getattr(getattr(item, "module", None), "SUITE", None)
+
+
+def pass_threshold(config: pytest.Config) -> float:
+    """The ini option eval_pass_threshold: a score between 0 and 1."""
+    typed = next((f"-o {o}" for o in config.getoption("override_ini") or [] if o.startswith("eval_pass_threshold=")), "")
+    where = typed or f"{config.inipath or 'the pytest ini file'}: eval_pass_threshold"
+    fix = "set it to a score between 0 and 1, e.g. eval_pass_threshold = 0.8 in [tool.pytest.ini_options]"
+    try:
+        value = float(config.getini("eval_pass_threshold"))
+    except (ValueError, pytest.UsageError):  # pytest raises the latter for a typed ini option it cannot convert
+        raise pytest.UsageError(f"{where}: not a number; {fix}") from None
+    if not 0.0 <= value <= 1.0:
+        raise pytest.UsageError(f"{where}: {value:g} is not a score between 0 and 1; {fix}")
+    return value

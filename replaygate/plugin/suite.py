@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from replaygate.llm.backend import LLM_CHOICES
 from replaygate.results.baseline import load_baseline, updated_baseline, updated_suite, write_baseline
 from replaygate.cassettes.cassette import RECORD_MODES
 from replaygate.core.errors import InputError
+from replaygate.llm.infra import INFRA
 from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, missing_baseline_note, older_format_note
 from replaygate.results.publish import compare_run, publish
 from replaygate.results.record import record_case
@@ -55,6 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline", dest="eval_baseline", default=None, metavar="PATH",
                     help="baseline the gate and the report compare with (default: [tool.replaygate] baseline); "
                          "known failures always come from [tool.replaygate] baseline")
+    group.addoption("--baseline-optional", dest="eval_baseline_optional", action="store_true",
+                    help="a missing --baseline file passes the gate with nothing to compare (a first PR) instead of a usage error")
     group.addoption("--max-regression", dest="eval_max_regression", type=float, default=DEFAULT_MAX_REGRESSION,
                     help="the gate fails on a mean score drop larger than this that is also significant (default 0.02)")
     group.addoption("--alpha", dest="eval_alpha", type=float, default=DEFAULT_ALPHA,
@@ -73,6 +76,22 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     state = config.stash[STATE] = EvalSession(config)
     config.pluginmanager.register(RecordCollector(state), "evals-record-collector")
+    config.pluginmanager.register(StopOnCollectionError(config), "evals-stop-on-collection-error")
+
+
+class StopOnCollectionError:
+    """Under xdist, a collection error (a bad tasks file, say) stops the run as it does serially: exit 2, no test run."""
+
+    def __init__(self, config: pytest.Config):
+        self.config, self.errors = config, 0
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        dsession = self.config.pluginmanager.getplugin("dsession")  # only on an xdist controller
+        if not report.failed or dsession is None or self.config.getoption("continue_on_collection_errors"):
+            return
+        self.errors += 1
+        # xdist stops its loop and raises its Interrupted, which pytest reports and exits with as serial runs do.
+        dsession.shouldstop = f"{self.errors} error{'s' if self.errors > 1 else ''} during collection"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -119,9 +138,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 reason=f"known failure in {state.baseline.path.name}", raises=CaseBelowThreshold, strict=False))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for line in session.config.stash[STATE].recovered:
+        if reporter is not None:
+            reporter.write_line(line)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
+    if call.when == "call":
+        # A test that stopped early (not on a wrong answer) may not have reached every cassette of its groups.
+        ran_through = call.excinfo is None or call.excinfo.errisinstance(CaseBelowThreshold)
+        report.user_properties += [("eval_cassettes", use) for use in item.config.stash[STATE].take_group_use(ran_through)]
     if call.when == "call" and item.get_closest_marker("eval_property"):
         state: EvalSession = item.config.stash[STATE]
         report.user_properties.append(("eval_property", item.nodeid))
@@ -159,6 +190,9 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
         ("eval_records", json.dumps([asdict(r) for r in records], sort_keys=True, ensure_ascii=False)),
         ("eval_info", state.info_json(suite)),
     ]
+    cassettes = state.suite_cassette_use(suite, request.session.items)
+    if cassettes is not None:
+        props.append(("eval_cassettes", cassettes))
     if contaminated:
         props.append(("eval_contaminated", contaminated))  # JUnit XML says why this case is no test
     return CaseOutcome(results, threshold, request.node.nodeid, evaluation.describe, state.rerun_options(),
@@ -174,6 +208,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return  # under xdist only the controller writes shared files
     state: EvalSession = session.config.stash[STATE]
+    if state.changes.discarded:
+        return  # a re-record that must be whole (--optimize) stopped early: the session writes nothing
+    try:
+        finish_session(session, state, exitstatus)
+        state.changes.commit()  # all this session staged (--optimize's prompt too) switches in together
+    except KeyboardInterrupt:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        state.interrupted_at_end = True
+    finally:
+        state.changes.discard()  # what an error or Ctrl-C left uncommitted is dropped; a no-op once committed
+
+
+def finish_session(session: pytest.Session, state: EvalSession, exitstatus: int) -> None:
+    """Stage the session's baseline, reports and cassette deletions in `state.changes`."""
     results = state.run_results()
     secrets = secrets_from_env(state.config.secret_env, state.environ)
     if state.results_json:
@@ -183,11 +231,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # An interrupted run has seen only part of the suite: it never becomes the baseline.
     if state.update_baseline and exitstatus != pytest.ExitCode.INTERRUPTED and (results.suites or results.properties):
         state.previous_diffs = compare_run(results, gate_baseline, state.gate)
-        write_baseline(state.baseline_path, accepted_baseline(state.baseline, results))
+        write_baseline(state.changes.stage(state.baseline_path), accepted_baseline(state.baseline, results))
         if state.gate_baseline_path == state.baseline_path:
             # The report then reads as the next plain run's will: against the baseline just written.
-            gate_baseline = load_baseline(state.baseline_path)
+            gate_baseline = replace(load_baseline(state.changes.current(state.baseline_path)), path=state.baseline_path)
             session.config.stash[BASELINE_NOTE] = older_format_note(gate_baseline)
+    stopped = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldfail or session.shouldstop)
+    state.settle_unused_cassettes(stopped)
     if not results.suites:
         return
     state.diffs = compare_run(results, gate_baseline, state.gate, missing_baseline_note(state.gate_baseline_path))
@@ -199,8 +249,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "duration_s": round(time.time() - state.started, 3),
         "versions": versions(),
         "command": ["pytest", *session.config.invocation_params.args],
-    })
+    }, changes=state.changes)
     if gate_enforced(state) and any(d.failed for d in state.diffs.values()) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    # A case no model answered is an error, whatever the gate or a test that never checked it says.
+    if unanswered(results) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -231,13 +284,36 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             why = "a shard: the merge of all shards runs the gate" if state.shard else "--update-baseline accepts this run"
             terminalreporter.write_line(f"evals {name}: gate not enforced ({why})")
         else:
-            terminalreporter.write_line(f"evals {name}: {diff.summary()}", red=diff.failed, bold=diff.failed)
+            errored = sum(r.error_kind == INFRA for r in suite.records)
+            if not errored:
+                terminalreporter.write_line(f"evals {name}: {diff.summary()}", red=diff.failed, bold=diff.failed)
+            elif errored == len(suite.records):
+                terminalreporter.write_line(f"evals {name}: gate not run: no model answered any of its "
+                                            f"{_cases(errored)}", red=True)
+            else:
+                terminalreporter.write_line(f"evals {name}: {diff.summary()}; {_cases(errored)} not compared: "
+                                            "no model answered them", red=True, bold=diff.failed)
     failed = sorted(name for name, diff in state.diffs.items() if diff.failed)
     if failed and gate_enforced(state) and len(state.diffs) > 1:
         terminalreporter.write_line(f"evals: gate FAILED for suite{'s' if len(failed) > 1 else ''} {', '.join(failed)}",
                                     red=True, bold=True)
     if state.diffs and config.stash.get(BASELINE_NOTE, ""):
         terminalreporter.write_line(f"evals: {config.stash[BASELINE_NOTE]}")
+    errors = unanswered(results)
+    if errors:
+        # Once for the session: every such case failed with its own line already.
+        terminalreporter.write_line(f"evals: FAILED: {_cases(len(errors))} got no answer from the model service (errors, "
+                                    f"kept out of the gate and the baseline); first: {errors[0].reason}", red=True, bold=True)
+    if state.unused_summary():
+        terminalreporter.write_line(state.unused_summary())
+    if state.interrupted_at_end:
+        done = "the switch had begun and was finished first" if state.changes.committed else "nothing written"
+        terminalreporter.write_line(f"evals: interrupted while writing the session's files: {done}", red=True)
+
+
+def unanswered(results) -> list:
+    """Records of cases no model answered (infrastructure errors), in suite and task order."""
+    return [r for suite in results.suites.values() for r in suite.records if r.error_kind == INFRA]
 
 
 def _cases(count: int) -> str:

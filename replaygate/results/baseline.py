@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Mapping
 
 from replaygate.core.atomic import write_text_atomic
-from replaygate.core.errors import InputError
+from replaygate.core.errors import InputError, read_input
 from replaygate.results.outcome import TaskOutcome
 
 FORMAT = 3
@@ -79,13 +79,14 @@ class Baseline:
         return self.format < FORMAT
 
 
-def load_baseline(path: Path) -> Baseline | None:
-    """None when there is no baseline yet; a clear error when the file is unusable."""
-    if not path.is_file():
-        return None
+def load_baseline(path: Path, source: str = "the baseline setting (or --baseline)") -> Baseline | None:
+    """None when there is no baseline yet; a clear error when the file is unusable (a folder, say)."""
+    if not path.exists() and not any(parent.is_file() for parent in path.absolute().parents):
+        return None  # a file where a folder of the path belongs is an error, read_input's to name
+    text = read_input(path, BaselineError, "baseline file", _FIX, "JSON", source=source)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise BaselineError(f"{path}: not valid JSON ({exc}); {_FIX}") from None
     found = data.get("format") if isinstance(data, dict) else None
     holder = "suites" if found == FORMAT else "cases"

@@ -6,11 +6,13 @@ few-shot example) makes it no test. `task_leaks` is the one detector both gates 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from replaygate.core.errors import InputError
 from replaygate.core.task import Task
 from replaygate.results.baseline import FORMAT, Baseline, SuiteBaseline
 from replaygate.results.outcome import TaskOutcome
@@ -26,6 +28,26 @@ _NOISE = 5e-5
 class GateSettings:
     max_regression: float = DEFAULT_MAX_REGRESSION
     alpha: float = DEFAULT_ALPHA
+
+
+def gate_settings(max_regression: float, alpha: float) -> GateSettings:
+    """--max-regression and --alpha, checked alike by pytest and the shard merge; a bad value raises naming its option."""
+    if not (math.isfinite(max_regression) and max_regression >= 0):
+        raise InputError(f"--max-regression {max_regression:g}: must be a mean score drop of 0 or more; "
+                         f"pass e.g. --max-regression {DEFAULT_MAX_REGRESSION}")
+    if not 0 < alpha < 1:
+        raise InputError(f"--alpha {alpha:g}: the significance level must lie strictly between 0 and 1; "
+                         f"pass e.g. --alpha {DEFAULT_ALPHA}")
+    return GateSettings(max_regression, alpha)
+
+
+def check_given_baseline(path: Path, optional: bool) -> None:
+    """`--baseline PATH` names a baseline file; a missing one is accepted only with --baseline-optional (a first PR)."""
+    if path.is_dir():
+        raise InputError(f"--baseline {path}: is a folder, not a baseline file; pass the baseline's JSON file")
+    if not path.exists() and not optional:
+        raise InputError(f"--baseline {path}: no such file; pass an existing baseline, or add --baseline-optional "
+                         "when there may be none yet (the gate then passes with nothing to compare)")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from replaygate.core.errors import InputError, read_input
 from replaygate.results.charts import MIN_CONTRAST, contrast
 
 SKIP_BROWSER = "skipped: chromium not found; install it with apt-get install chromium"
@@ -248,7 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"error: no such file: {', '.join(missing)}")
         return 2
-    blocks = [b for f in files for b in extract_blocks(f.read_text(encoding="utf-8"), str(f))]
+    try:
+        texts = {f: read_input(f, InputError, "markdown file", "pass existing files or folders") for f in files}
+    except InputError as exc:
+        print(f"error: {exc}")
+        return 2
+    blocks = [b for f in files for b in extract_blocks(texts[f], str(f))]
     chromium = find_chromium(args.chromium)
     if chromium is None:
         print(SKIP_BROWSER)

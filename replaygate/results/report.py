@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 from tabulate import tabulate
 
 from replaygate.core.atomic import write_text_atomic
+from replaygate.core.errors import InputError, os_error_message
 from replaygate.core.evaluation import RunInfo
 from replaygate.results.charts import init_directive, legend
 from replaygate.results.gate import BaselineDiff
@@ -411,5 +412,8 @@ def append_step_summary(path: Path, text: str, secrets: Sequence[tuple[str, str]
     leaked = find_secrets(text, secrets)
     if leaked:
         raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    except OSError as exc:
+        raise InputError(os_error_message(path, exc, "job summary", "$GITHUB_STEP_SUMMARY", writing=True)) from None

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from replaygate.core.atomic import write_text_atomic
-from replaygate.core.errors import InputError
+from replaygate.core.errors import InputError, read_input
 from replaygate.core.evaluation import RunInfo
 from replaygate.results.outcome import TaskOutcome, task_outcomes
 from replaygate.results.record import CaseRecord
@@ -88,10 +88,8 @@ class RunResults:
 
 
 def read_results(path: Path) -> RunResults:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read it ({exc.strerror}); pass the files the shards wrote with --results-json") from None
+    fix = "pass the files the shards wrote with --results-json"
+    text = read_input(path, ResultsError, "results file", fix, "JSON", source="the merge's RESULTS argument")
     return RunResults.from_json(text, str(path))
 
 

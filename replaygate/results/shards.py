@@ -1,14 +1,13 @@
 """CI shards: which cases a shard runs, and `python -m replaygate.results.shards merge` to report and gate them as one run.
 
-    python -m replaygate.results.shards merge shard-1.json shard-2.json [--baseline PATH] [--reports DIR]
+    python -m replaygate.results.shards merge shard-1.json shard-2.json [--baseline PATH [--baseline-optional]] [--reports DIR]
 
 writes scores.md and scores.json as a single run would, prints the gate verdict and exits
-1 when the gate fails (2 on bad input).
+1 when the gate fails (2 on bad input, checked as pytest checks the same options).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -20,8 +19,9 @@ from typing import Sequence
 
 from replaygate.results.baseline import load_baseline
 from replaygate.core.config import load_config
-from replaygate.core.errors import InputError
-from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, GateSettings, missing_baseline_note, older_format_note
+from replaygate.core.errors import InputError, OneLineParser, check_file_destination, check_folder
+from replaygate.results.gate import (DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, check_given_baseline, gate_settings,
+                                     missing_baseline_note, older_format_note)
 from replaygate.results.publish import compare_run, publish
 from replaygate.results.results import merge_results, read_results
 from replaygate.cassettes.secrets import secrets_from_env
@@ -55,22 +55,30 @@ def versions() -> dict[str, str]:
 
 
 def merge(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m replaygate.results.shards merge",
+    parser = OneLineParser(prog="python -m replaygate.results.shards merge",
                                      description="Merge shards' --results-json files into one report and one gate verdict.")
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--baseline", type=Path, help="baseline the gate compares with (default: [tool.replaygate] baseline)")
+    parser.add_argument("--baseline-optional", action="store_true",
+                        help="a missing --baseline file passes the gate with nothing to compare (a first PR) instead of an error")
     parser.add_argument("--reports", type=Path, help="where scores.md and scores.json go (default: [tool.replaygate] reports)")
     parser.add_argument("--max-regression", type=float, default=DEFAULT_MAX_REGRESSION)
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
     args = parser.parse_args(argv)
     try:
+        gate = gate_settings(args.max_regression, args.alpha)
+        if args.baseline is not None:
+            check_given_baseline(args.baseline, args.baseline_optional)
         config = load_config(Path("pyproject.toml"))
+        reports = args.reports or config.resolve(Path.cwd(), config.reports)
+        source = "--reports" if args.reports else "the reports setting (or --reports)"
+        check_folder(reports, "reports", source)
+        for name in ("scores.md", "scores.json"):
+            check_file_destination(reports / name, "report", source)
         results = merge_results([(str(path), read_results(path)) for path in args.files])
         baseline_path = args.baseline or config.resolve(Path.cwd(), config.baseline)
         baseline = load_baseline(baseline_path)
-        diffs = compare_run(results, baseline, GateSettings(args.max_regression, args.alpha),
-                            missing_baseline_note(baseline_path))
-        reports = args.reports or config.resolve(Path.cwd(), config.reports)
+        diffs = compare_run(results, baseline, gate, missing_baseline_note(baseline_path))
         publish(results, diffs, reports, secrets_from_env(config.secret_env, os.environ),
                 os.environ.get("GITHUB_STEP_SUMMARY"),
                 {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions(),
@@ -90,7 +98,8 @@ def merge(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "merge":
-        print("usage: python -m replaygate.results.shards merge RESULTS.json [RESULTS.json ...] [--baseline PATH] [--reports DIR]",
+        print("usage: python -m replaygate.results.shards merge RESULTS.json [RESULTS.json ...] [--baseline PATH [--baseline-optional]] "
+              "[--reports DIR]; see merge --help",
               file=sys.stderr)
         return 2
     return merge(argv[1:])
