@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="evals-opt-bench-") as tmp:
         results = [bench_strategy(Path(tmp), s, extra) for s, extra in plans]
     rows = [
-        [r["label"], f"{r['holdout_exact'][0]:.3f} → {r['holdout_exact'][1]:.3f}", "met" if r["bar"] else "NOT met",
+        [r["label"], f"{r['holdout_exact'][0]:.3f} → {r['holdout_exact'][1]:.3f}",
+         ("met" if r["bar"] else "NOT met") + (" (ablation, not gated)" if r["label"] != r["doc"]["strategy"] else ""),
          r["rollouts"], r["calls"], r["repeated"], f"{r['seconds']:.1f} s (exit {r['exit']})",
          "yes" if r["written"] else "no", "yes" if r["same_prompt"] else "NO",
          f"{r['warm_rollouts']} run, " + ("same prompt" if r["warm_same"] else "OTHER prompt"), r["plain_pytest"]]
@@ -128,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     if docs:
         write_text_atomic(REPO / "reports/optimization.md", render_optimization(docs[0], docs[1:]))
     print(text)
-    return 0 if all(r["bar"] and r["same_prompt"] and r["repeated"] == 0 for r in results) else 1
+    # The bar is the optimizers' own; the heuristic-only ablation shows what the LLM operators add.
+    gated = [r for r in results if r["label"] == r["doc"]["strategy"]]
+    return 0 if all(r["bar"] for r in gated) and all(r["same_prompt"] and r["repeated"] == 0 for r in results) else 1
 
 
 if __name__ == "__main__":
