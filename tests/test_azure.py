@@ -374,18 +374,8 @@ exact_choice = 0.6
 constraints = 0.2
 judge = 0.2
 """
-JUDGE = """[system]
-Be a strict grader of exact room choice.
-
-[user]
-Task output:
-{output}
-
-Task expected answer:
-final_choice: {expected}
-
-Score the match on a 0-1 scale. Return JSON: {"score": <0..1>, "reason": "<brief, at most 100 characters>"}
-"""
+# The judge prompt as committed (nothing rewrites it; --optimize changes only the agent's prompt).
+JUDGE = (REPO / "prompts" / "judge.md").read_text(encoding="utf-8")
 TEST_MODULE = """
 from evals.rooms.suite import room_suite
 from evals.sim import SimTransport

@@ -22,18 +22,9 @@ from replaygate.core.score import Score, composite, grade
 from replaygate.core.task import Task
 from evals.sim import MODEL_NAME, SimTransport
 
-JUDGE_TEXT = """[system]
-Be a strict grader of exact room choice.
-
-[user]
-Task output:
-{output}
-
-Task expected answer:
-final_choice: {expected}
-
-Score the match on a 0-1 scale. Return JSON: {"score": <0..1>, "reason": "<brief, at most 100 characters>"}
-"""
+REPO = Path(__file__).resolve().parents[1]
+# The judge prompt as committed (nothing rewrites it; --optimize changes only the agent's prompt).
+JUDGE_TEXT = (REPO / "prompts" / "judge.md").read_text(encoding="utf-8")
 TEMPLATE = PromptTemplate(path=Path("judge.md"), text=JUDGE_TEXT)
 TASK = Task(id="room-001", input={"date": "2026-03-02"}, expected="R-101")
 

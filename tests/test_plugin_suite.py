@@ -56,18 +56,8 @@ Reply with only the room id. If no room fits, answer "No Room".
 [user]
 {USER_LINE}
 """
-JUDGE = """[system]
-Be a strict grader of exact room choice.
-
-[user]
-Task output:
-{output}
-
-Task expected answer:
-final_choice: {expected}
-
-Score the match on a 0-1 scale. Return JSON: {"score": <0..1>, "reason": "<brief, at most 100 characters>"}
-"""
+# The judge prompt as committed (nothing rewrites it; --optimize changes only the agent's prompt).
+JUDGE = (REPO / "prompts" / "judge.md").read_text(encoding="utf-8")
 PYPROJECT = """
 [tool.pytest.ini_options]
 eval_pass_threshold = 0.8
