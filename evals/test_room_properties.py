@@ -6,13 +6,9 @@ A live run (`--llm=...` without a record mode) has no cassettes to match, so it 
 A failure shows the smallest failing task, here and in reports/scores.md.
 """
 
-import hypothesis
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from replaygate import CaseBelowThreshold, CassetteMiss, write_text_atomic
-from evals.rooms.export import task_line
-from evals.rooms.strategies import edge_tasks
 from evals.rooms.suite import room_suite
 from evals.rooms.world import load_world
 from evals.sim import SimTransport
@@ -29,6 +25,13 @@ REPLAY_SEED = 20261202
 
 @pytest.mark.eval_property
 def test_agent_answers_generated_edge_cases_like_the_oracle(eval_runner, request):
+    # Hypothesis and the strategies load when the test runs: collecting (or deselecting) it costs nothing.
+    import hypothesis
+    from hypothesis import HealthCheck, given, settings
+
+    from evals.rooms.export import task_line
+    from evals.rooms.strategies import edge_tasks
+
     mode = eval_runner.mode(ROOMS)
     live = mode == "live"
     world = load_world(eval_runner.setup(ROOMS).path("rooms"))

@@ -15,6 +15,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,14 +34,24 @@ WEAK_PROMPT = REPO / "tests/data/al_baseline_prompt.md"
 VOLATILE = ("reports/scores.md", "reports/scores.json")
 # Two beam rounds find a prompt the gate accepts, in about half the time of the default five.
 OPTIMIZE = ("--optimize", "--llm=sim", "--set", "optimize.apo.beam_rounds=2")
+# Half the committed tasks: a holdout large enough for the gate to accept the better prompt, and every
+# session below (search, re-record, replay) half as long. Where the session stops does not depend on it.
+OPTIMIZE_TASK_COUNT = 40
 
 
 def project(root: Path) -> None:
     scaffold(root, committed_task_lines()[:TASK_COUNT], concurrency=2, prompt=WEAK_PROMPT)
 
 
+def _sigint_default() -> None:
+    # A shell starts background jobs with SIGINT ignored, and a child inherits that: Python then installs
+    # no KeyboardInterrupt handler and the signal these tests send would do nothing.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_pytest(root: Path, *args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(pytest_command(*args), cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(pytest_command(*args), cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, preexec_fn=_sigint_default)
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -107,7 +120,7 @@ def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
 def recorded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A project recorded under the weak prompt, with its baseline: `pytest` replays it green."""
     root = tmp_path_factory.mktemp("recorded")
-    scaffold(root, committed_task_lines(), prompt=WEAK_PROMPT)
+    scaffold(root, committed_task_lines()[:OPTIMIZE_TASK_COUNT], prompt=WEAK_PROMPT)
     shutil.copytree(REPO / "replaygate/optimize/prompts", root / "prompts/optimizer")
     (root / "reports").mkdir()
     (root / "reports/optimization.md").write_text("# an earlier optimization report\n")
@@ -159,14 +172,19 @@ def assert_old_or_new(now: dict[str, str], old: dict[str, str], new: dict[str, s
 def next_session_replays_green(root: Path, old: dict[str, str], new: dict[str, str], expected: str) -> str:
     """A plain `pytest`: it finishes or drops what the interrupted session left, then replays green; returns its output."""
     replay = subprocess.run(pytest_command(), cwd=root, env=clean_env(), capture_output=True, text=True)
+    assert_replayed_green(replay, files(root), leftovers(root), old, new, expected)
+    return replay.stdout
+
+
+def assert_replayed_green(replay: subprocess.CompletedProcess, now: dict[str, str], left: list[str],
+                          old: dict[str, str], new: dict[str, str], expected: str) -> None:
     assert replay.returncode == 0, replay.stdout[-3000:]
-    assert leftovers(root) == []
+    assert left == []
     # The replay rewrites its own reports: the rest must be the old set or the new one.
     def kept(snapshot: dict[str, str]) -> dict[str, str]:
         return {name: digest for name, digest in snapshot.items() if name not in VOLATILE}
 
-    assert_old_or_new(kept(files(root)), kept(old), kept(new), expected)
-    return replay.stdout
+    assert_old_or_new(kept(now), kept(old), kept(new), expected)
 
 
 def test_sigint_during_the_search_leaves_every_file_byte_identical(recorded, tmp_path):
@@ -187,28 +205,77 @@ def test_sigint_during_the_search_leaves_every_file_byte_identical(recorded, tmp
     next_session_replays_green(root, recorded[1], {}, "old")
 
 
-@pytest.mark.parametrize("point, sig, expected", [
-    pytest.param("gate", signal.SIGINT, "old", id="after-the-gate-accepted"),
-    pytest.param("cassette", signal.SIGINT, "old", id="during-the-re-record"),
-    pytest.param("report", signal.SIGINT, "old", id="during-the-report"),
-    pytest.param("switch", signal.SIGINT, "new", id="during-the-switch"),
-    pytest.param("cassette", signal.SIGKILL, "old", id="killed-during-the-re-record"),
-    pytest.param("switch", signal.SIGKILL, "new", id="killed-during-the-switch"),
-])
-def test_an_interrupted_optimize_leaves_the_old_set_or_the_new_one(recorded, optimized, tmp_path, point, sig, expected):
-    root = copy_of(recorded, tmp_path)
-    env = {**clean_env(), PAUSE_ENV: point}
-    code, output = run_until(root, f"replaygate: paused at {point}", "-s", *OPTIMIZE, env=env, sig=sig)
-    assert f"replaygate: paused at {point}" in output, output
-    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else pytest.ExitCode.INTERRUPTED), output
+SCENARIOS = {  # where the session is paused, the signal it then gets, and the set it must leave
+    "after-the-gate-accepted": ("gate", signal.SIGINT, "old"),
+    "during-the-re-record": ("cassette", signal.SIGINT, "old"),
+    "during-the-report": ("report", signal.SIGINT, "old"),
+    "during-the-switch": ("switch", signal.SIGINT, "new"),
+    "killed-during-the-re-record": ("cassette", signal.SIGKILL, "old"),
+    "killed-during-the-switch": ("switch", signal.SIGKILL, "new"),
+}
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """A session signalled at its pause point, and the plain session run after it, with the files each left."""
+    code: int
+    output: str
+    files: dict[str, str]
+    leftovers: list[str]
+    replay: subprocess.CompletedProcess
+    replay_files: dict[str, str]
+    replay_leftovers: list[str]
+
+
+def interrupt_then_replay(root: Path, point: str, sig: int) -> Interruption:
+    code, output = run_until(root, f"replaygate: paused at {point}", "-s", *OPTIMIZE, env={**clean_env(), PAUSE_ENV: point},
+                             sig=sig)
+    after, left = files(root), leftovers(root)
+    replay = subprocess.run(pytest_command(), cwd=root, env=clean_env(), capture_output=True, text=True)
+    return Interruption(code, output, after, left, replay, files(root), leftovers(root))
+
+
+@pytest.fixture(scope="module")
+def interruptions(request, recorded, tmp_path_factory) -> Iterator[Callable[[str], Future]]:
+    """Each scenario's sessions, started once, each on its own copy of the recorded project.
+
+    A serial run starts every selected scenario at once, two at a time (each session is a process of its own,
+    and the machine has two cores); under xdist the other core runs the other worker, so a test starts its own.
+    """
+    pool = ThreadPoolExecutor(2)
+    started: dict[str, Future] = {}
+
+    def start(name: str) -> Future:
+        if name not in started:
+            point, sig, _ = SCENARIOS[name]
+            root = copy_of(recorded, tmp_path_factory.mktemp(name))
+            started[name] = pool.submit(interrupt_then_replay, root, point, sig)
+        return started[name]
+
+    if not hasattr(request.config, "workerinput"):
+        for item in request.session.items:
+            if getattr(item, "originalname", "") == "test_an_interrupted_optimize_leaves_the_old_set_or_the_new_one":
+                start(item.callspec.params["scenario"])
+    yield start
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+# `interruptions` before `optimized`: the uninterrupted reference run overlaps the first two scenarios.
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_an_interrupted_optimize_leaves_the_old_set_or_the_new_one(recorded, interruptions, optimized, scenario):
+    point, sig, expected = SCENARIOS[scenario]
+    run = interruptions(scenario).result()
+    assert f"replaygate: paused at {point}" in run.output, run.output
+    assert run.code == (-signal.SIGKILL if sig == signal.SIGKILL else pytest.ExitCode.INTERRUPTED), run.output
     if sig == signal.SIGINT:
-        assert leftovers(root) == [], "Ctrl-C leaves no staging behind"
+        assert run.leftovers == [], "Ctrl-C leaves no staging behind"
         verdict = "switch had begun and was finished first" if expected == "new" else "nothing written"
-        assert verdict in output, output
-        assert_old_or_new(files(root), recorded[1], optimized, expected)
+        assert verdict in run.output, run.output
+        assert_old_or_new(run.files, recorded[1], optimized, expected)
     elif expected == "old":
-        assert {n: d for n, d in files(root).items() if STAGING not in n} == recorded[1]  # only staged, never switched
-    following = next_session_replays_green(root, recorded[1], optimized, expected)
+        assert {n: d for n, d in run.files.items() if STAGING not in n} == recorded[1]  # only staged, never switched
+    assert_replayed_green(run.replay, run.replay_files, run.replay_leftovers, recorded[1], optimized, expected)
+    following = run.replay.stdout
     if sig == signal.SIGKILL:
         # The next session says what it did with the staging the killed one left.
         said = "finished switching in" if expected == "new" else "discarded what an interrupted session had staged"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from evals.bench.project import REPO, clean_env, pytest_command, run, scaffold
+from evals.bench.project import REPO, clean_env, committed_task_lines, pytest_command, run, scaffold
 from replaygate.llm.backend import Backend, resolve_backend
 from replaygate.core.config import load_config
 from replaygate.core.evaluation import Evaluation
@@ -20,14 +22,104 @@ from evals.rooms.suite import room_suite
 
 
 def wall(command: list[str], cwd: Path, repeats: int) -> float:
-    """Median wall time of a command, in seconds, after one untimed warm-up run."""
-    subprocess.run(command, cwd=cwd, env=clean_env(), capture_output=True, text=True)
+    """Best wall time of a command over `repeats` runs, in seconds, after one untimed warm-up run.
+
+    Best, not median: on a shared machine the noise only ever adds time.
+    """
+    return best_wall(command, cwd, repeats)
+
+
+def best_wall(command: list[str], cwd: Path, repeats: int, env: dict[str, str] | None = None) -> float:
+    """Fastest wall time of a command over `repeats` runs, after one untimed warm-up run (bytecode caches on)."""
+    env = env or clean_env()
+    subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, env=clean_env(), capture_output=True, text=True)
+        subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
+
+
+def committed_copy(work: Path) -> Path:
+    """The committed suite (settings, root conftest, prompts, cassettes, baseline, evals/) copied aside: runs never touch the repo."""
+    root = work / "committed"
+    if root.exists():
+        return root
+    root.mkdir(parents=True)
+    for name in ("pyproject.toml", "conftest.py"):
+        shutil.copy(REPO / name, root / name)
+    ignore = shutil.ignore_patterns("__pycache__")
+    for folder in ("evals", "prompts", "cassettes"):
+        shutil.copytree(REPO / folder, root / folder, ignore=ignore)
+    (root / "reports").mkdir()
+    shutil.copy(REPO / "reports/baseline.json", root / "reports/baseline.json")
+    return root
+
+
+def start_up(root: Path, floor: Path, repeats: int) -> dict[str, float]:
+    """Best wall of `pytest --collect-only evals` and of a replay of the committed suite; `floor`: a one-test control."""
+    env = clean_env(PYTHONPATH=str(root))
+    return {
+        "collect_s": best_wall(pytest_command("--collect-only", "evals"), root, repeats, env),
+        "replay_s": best_wall(pytest_command("evals"), root, repeats, env),
+        "floor_s": best_wall(pytest_command(), floor, repeats),
+    }
+
+
+# What a replay imports, by top-level package: the floor (pytest, the SDK) and what could wait.
+IMPORT_ROOTS = ("pytest", "pydantic", "httpx2", "openai", "vcr", "hypothesis", "yaml", "tabulate", "replaygate", "evals")
+
+
+def import_times(root: Path, *args: str) -> dict[str, float]:
+    """Milliseconds of import (self time summed over each package's modules) in `pytest <args>`, by package.
+
+    From `python -X importtime`, with capture off so the imports during collection and the run are seen too.
+    """
+    env = clean_env(PYTHONPATH=str(root))
+    command = [sys.executable, "-X", "importtime", "-m", "pytest", "-q", "-s", "-p", "no:randomly", *args]
+    subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)  # warm the bytecode caches
+    stderr = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True).stderr
+    totals: dict[str, float] = {}
+    for line in stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+        if match:
+            package = match.group(2).split(".")[0].lstrip("_")
+            totals[package] = totals.get(package, 0.0) + int(match.group(1)) / 1000
+    totals["(all)"] = sum(totals.values())
+    return totals
+
+
+PROBE = """
+import json, sys, pytest
+class Probe:
+    found = {}
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        if report.when == "call" and "eval_property" in props:
+            Probe.found = {"seconds": report.duration, "examples": props.get("eval_examples"),
+                           "harness_s": props.get("eval_examples_s")}
+pytest.main(["-q", "-p", "no:randomly", *sys.argv[1:]], plugins=[Probe()])
+print("PROBE", json.dumps(Probe.found))
+"""
+
+
+def property_examples(root: Path, repeats: int) -> dict[str, float]:
+    """The generated property test after the suite's batch (so the SDK is loaded): seconds, examples, harness seconds.
+
+    Best of `repeats` by whole-test time; the harness's share is the time spent in `eval_runner.run`.
+    """
+    env = clean_env(PYTHONPATH=str(root))
+    best: dict[str, float] = {}
+    for _ in range(repeats + 1):  # the first run warms the bytecode caches
+        out = subprocess.run([sys.executable, "-c", PROBE, "evals/test_room_selector.py", "evals/test_room_properties.py"],
+                             cwd=root, env=env, capture_output=True, text=True).stdout
+        found = next((json.loads(line[6:]) for line in out.splitlines() if line.startswith("PROBE ")), {})
+        if not found.get("examples"):
+            raise RuntimeError(f"the property test did not report its examples:\n{out[-1500:]}")
+        if not best or found["seconds"] < best["seconds"]:
+            best = found
+    return best
 
 
 def control_project(root: Path, count: int) -> Path:
@@ -133,6 +225,18 @@ def live_concurrency(levels: tuple[int, ...], cases: int, latency_ms: int) -> li
             rows.append({"concurrency": level, "cases": len(tasks), "calls": calls, "seconds": seconds,
                          "bound_s": bound, "ratio": seconds / bound})
         return rows
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def live_whole_process(work: Path, cases: int, concurrency: int, latency_ms: int, repeats: int) -> float:
+    """Best wall of a whole `pytest --llm=openai` process (start-up, collection, run, report) against the HTTP simulator."""
+    root = scaffold(work / f"live-{cases}", committed_task_lines()[:cases], concurrency=concurrency)
+    process, url = start_simulator(latency_ms)
+    try:
+        env = clean_env(OPENAI_BASE_URL=url, OPENAI_API_KEY="sk-bench-not-a-real-key")
+        return best_wall(pytest_command("--llm=openai"), root, repeats, env)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -1,4 +1,8 @@
-"""Command line of the room domain: `python -m evals.rooms export --count N --seed S --out FILE [--rooms FILE] [--force]`."""
+"""Command line of the room domain.
+
+`python -m evals.rooms export --count N --seed S --out FILE [--rooms FILE] [--force]`: edge-case tasks for an office;
+`python -m evals.rooms office --seed S --out DIR [--count N] [--tie STYLE] [--force]`: a generated office and its tasks.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from pathlib import Path
 
 from replaygate import InputError
 from evals.rooms.export import generate_tasks, write_tasks
+from evals.rooms.offices import DEFAULT_TASKS, make_office, write_office
+from evals.rooms.strategies import TIE_STYLES
 from evals.rooms.suite import room_suite
 from evals.rooms.world import load_world
 
@@ -77,7 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     export.add_argument("--rooms", type=Path, default=None, help="rooms file to draw against (default: the suite's)")
     export.add_argument("--force", action="store_true", help="replace --out if it exists (never the suite's own tasks file)")
+    office = commands.add_parser(
+        "office", help="write a generated office (DIR/rooms.json) and tasks against it with oracle answers (DIR/tasks.jsonl)"
+    )
+    office.add_argument("--seed", type=_seed, required=True, help="the same seed writes the same two files")
+    office.add_argument("--out", type=Path, required=True, help="the folder to write rooms.json and tasks.jsonl into")
+    office.add_argument("--count", type=_count, default=DEFAULT_TASKS, help=f"how many tasks (default {DEFAULT_TASKS})")
+    office.add_argument("--tie", choices=TIE_STYLES, default=None,
+                        help="what separates twin rooms (default: picked by the seed, so consecutive seeds differ)")
+    office.add_argument("--force", action="store_true", help="replace rooms.json and tasks.jsonl in --out if they exist")
     args = parser.parse_args(argv)
+    if args.command == "office":
+        return _office(parser.prog, args)
 
     try:
         _check_out(args.out, args.force)
@@ -95,6 +112,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {len(tasks)} tasks against {rooms} to {args.out} ({spread})")
     if len(tasks) < args.count:
         print(f"note: this office offers only {len(tasks)} distinct edge-case tasks", file=sys.stderr)
+    return 0
+
+
+def _office(prog: str, args: argparse.Namespace) -> int:
+    try:
+        if args.out.exists() and not args.out.is_dir():
+            raise InputError(f"{args.out}: is a file; pick a folder as --out")
+        taken = [args.out / name for name in ("rooms.json", "tasks.jsonl") if (args.out / name).exists()]
+        if taken and not args.force:
+            raise InputError(f"{taken[0]}: already exists; pass --force to replace it, or choose another --out")
+        made = make_office(args.seed, args.count, args.tie)
+        rooms, tasks = write_office(args.out, made)
+    except InputError as exc:
+        print(f"{prog} office: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{prog} office: {args.out}: cannot write ({exc.strerror or exc}); pick another --out", file=sys.stderr)
+        return 1
+    print(f"wrote {len(made.world.rooms)} rooms ({made.tie} ties, {', '.join(made.world.dates)}) to {rooms} "
+          f"and {len(made.tasks)} tasks to {tasks}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Hypothesis strategies for offices and room tasks that hit the house rules' edge cases.
 
 `scenarios(category)` builds a whole office around a request (for oracle laws);
-`edge_tasks(world, category)` draws tasks against a given office, such as the committed one.
+`edge_tasks(world, category)` draws tasks against a given office, such as the committed one;
+`offices(tie)` draws an office-sized world for the optimizer benchmark (evals/rooms/offices.py).
 A task's tags come from `categories`, which asks the oracle, never from the strategy that built it.
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "CATEGORIES", "LONG_MIN", "CategoryUnreachable", "Scenario", "categories", "task_input", "task_id", "task_for",
     "bookings", "schedules", "free_bookings", "rooms", "worlds", "requests", "scenarios",
     "reachable_categories", "edge_requests", "edge_tasks",
+    "TIE_STYLES", "office_dates", "workday", "offices",
 ]
 
 # Every edge category a generated task can be tagged with, in tag order.
@@ -593,3 +595,98 @@ def edge_tasks(world: World, category: str | None = None) -> st.SearchStrategy[T
     if category is None:
         return st.sampled_from(reachable_categories(world)).flatmap(lambda c: edge_tasks(world, c))
     return edge_requests(world, category).map(lambda req: task_for(world, req))
+
+
+# --- whole offices for benchmarks: office-sized, their own dates, one tie structure each -----------
+
+# What usually separates twin rooms (same capacity and kit) in an office: the level of the house
+# rules, or step-free access (a feasibility rule), that decides between them.
+TIE_STYLES = ("distance", "extra_equipment", "bookings", "id", "accessibility", "slack")
+OFFICE_CAPACITIES = (2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 30)
+# "M-2-9" sorts after "M-2-10" as a string, so id ties in the second scheme go against numeric order.
+ID_SCHEMES = ("{prefix}-{floor}{number:02d}", "{prefix}-{floor}-{number}")
+ID_PREFIXES = ("R", "M", "C", "K", "Q")
+_WORKDAY_STARTS = tuple(range(7 * 60, 19 * 60, 15))
+_WORKDAY_LENGTHS = (15, 30, 45, 60, 90, 120, 180)
+_FIRST_MONDAY = datetime.date(2026, 1, 5)
+
+
+@st.composite
+def office_dates(draw) -> tuple[str, ...]:
+    """Two to four consecutive working days somewhere in 2026-2027 (the committed office uses 2026-03-02..04)."""
+    first = _FIRST_MONDAY + datetime.timedelta(weeks=draw(st.integers(0, 100)), days=draw(st.integers(0, 2)))
+    return tuple((first + datetime.timedelta(days=n)).isoformat() for n in range(draw(st.integers(2, 4))))
+
+
+@st.composite
+def workday(draw, date: str, count: int) -> tuple[Booking, ...]:
+    """`count` bookings on `date` between 07:00 and 21:00, never overlapping; now and then off the quarter hour."""
+    if not count:
+        return ()
+    picked = draw(st.lists(st.integers(0, len(_WORKDAY_STARTS) - 1), min_size=count, max_size=count, unique=True))
+    starts = sorted(_WORKDAY_STARTS[i] + draw(st.sampled_from((0, 0, 0, 5))) for i in picked)
+    day = []
+    for index, start in enumerate(starts):
+        room_left = starts[index + 1] - start if index + 1 < len(starts) else 21 * 60 - start
+        day.append(Booking(date, _hhmm(start), min(draw(st.sampled_from(_WORKDAY_LENGTHS)), room_left)))
+    return tuple(day)
+
+
+@st.composite
+def _office_schedule(draw, dates: Sequence[str], counts: Sequence[int] | None = None) -> tuple[Booking, ...]:
+    """A room's bookings over `dates`: `counts` per date when given (twins booked as often), else 0-4 each."""
+    found: list[Booking] = []
+    for index, date in enumerate(dates):
+        found += draw(workday(date, draw(st.integers(0, 4)) if counts is None else counts[index]))
+    return tuple(found)
+
+
+@st.composite
+def _twin(draw, base: Room, room_id: str, style: str, dates: Sequence[str], distances: Sequence[int]) -> Room:
+    """A room like `base` that differs only where `style` says, so the two tie until that level."""
+    counts = [len(base.bookings_on(d)) for d in dates]
+    twin = replace(base, id=room_id, bookings=draw(_office_schedule(dates, counts)))
+    if style == "distance":
+        return replace(twin, distance_m=draw(st.sampled_from([d for d in distances if d != base.distance_m])))
+    if style == "extra_equipment":
+        spare = [item for item in ITEMS if item not in base.equipment]
+        return replace(twin, equipment=base.equipment + (draw(st.sampled_from(spare)),)) if spare else twin
+    if style == "bookings":
+        return replace(twin, bookings=draw(_office_schedule(dates)))
+    if style == "accessibility":
+        return replace(twin, accessible=not base.accessible)
+    if style == "slack":
+        return replace(twin, capacity=base.capacity + draw(st.integers(1, 2)))
+    return twin  # "id": everything equal, booked as often on every date
+
+
+@st.composite
+def offices(draw, tie: str | None = None) -> World:
+    """An office the size of the committed one (8-20 rooms) on its own dates, built from families of twin rooms.
+
+    `tie` (one of TIE_STYLES; drawn when None) is what separates the twins of every family.
+    """
+    style = draw(st.sampled_from(TIE_STYLES)) if tie is None else tie
+    if style not in TIE_STYLES:
+        raise ValueError(f"unknown tie style {style!r}; use one of {', '.join(TIE_STYLES)}")
+    dates = draw(office_dates())
+    scheme, prefix = draw(st.sampled_from(ID_SCHEMES)), draw(st.sampled_from(ID_PREFIXES))
+    # A few distances shared across the office, so rooms of different families can tie on distance too.
+    distances = sorted(draw(st.lists(st.integers(3, 150), min_size=3, max_size=6, unique=True)))
+    capacities = sorted(draw(st.lists(st.sampled_from(OFFICE_CAPACITIES), min_size=5, max_size=8)))
+    built: list[Room] = []
+    for floor, capacity in enumerate(capacities, start=1):
+        family = draw(st.integers(1, 3))
+        numbers = sorted(draw(st.lists(st.integers(1, 30), min_size=family, max_size=family, unique=True)))
+        ids = [scheme.format(prefix=prefix, floor=floor, number=n) for n in numbers]
+        base = Room(
+            id=ids[0],
+            capacity=capacity,
+            equipment=tuple(draw(st.lists(st.sampled_from(ITEMS), max_size=4, unique=True))),
+            accessible=draw(st.booleans()),
+            distance_m=draw(st.sampled_from(distances)),
+            bookings=draw(_office_schedule(dates)),
+        )
+        built.append(base)
+        built += [draw(_twin(base, room_id, style, dates, distances)) for room_id in ids[1:]]
+    return World(tuple(built))

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from vcr.cassette import Cassette
     from vcr.request import Request
 
-from replaygate.cassettes.cassette_format import AtomicPersister, ReadableJsonSerializer, scrub_request, scrub_response
+from replaygate.cassettes.cassette_format import (REQUEST_HEADERS, AtomicPersister, ReadableJsonSerializer, clean_uri,
+                                                  scrub_request, scrub_response)
 from replaygate.cassettes.cassette_match import MATCH_ON
 from replaygate.core.changeset import pause_point
 from replaygate.core.errors import InputError
@@ -212,7 +213,9 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
         body = await request.aread()
         from vcr.request import Request
 
-        vcr_request = Request(request.method, str(request.url), body, dict(request.headers))
+        # Built as it is stored (allow-listed headers, cleaned URL): the scrub vcrpy runs on it is then a no-op.
+        headers = {k: v for k, v in request.headers.items() if k in REQUEST_HEADERS}
+        vcr_request = Request(request.method, clean_uri(str(request.url)), body, headers)
 
         if cassette.can_play_response_for(vcr_request):
             response = _to_httpx(cassette.play_response(vcr_request), request)

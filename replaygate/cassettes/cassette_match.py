@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
 
 from replaygate.cassettes.cassette_format import json_or_raw
 
+@functools.lru_cache(maxsize=256)  # matching asks for the same few paths a few times per request
 def endpoint_of(path: str) -> str:
     """`/v1/chat/completions`, Azure's `/openai/deployments/x/chat/completions` and `/openai/responses`, and a
     Foundry project's `/api/projects/p/openai/v1/chat/completions` are one endpoint each."""

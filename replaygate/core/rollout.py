@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The error kind of a case no model answered (`replaygate.llm.infra` decides): an error, never a score.
+INFRA = "infra"
+
 
 @dataclass
 class ToolCall:
@@ -64,4 +67,4 @@ class Rollout:
     @property
     def infra_failed(self) -> bool:
         """No model answered (`replaygate.llm.infra`): the case is an error, never a score."""
-        return self.error_kind == "infra"
+        return self.error_kind == INFRA

@@ -11,15 +11,15 @@ import asyncio
 import inspect
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import openai
+from typing import TYPE_CHECKING, Any, Callable
 
 from replaygate.core.rollout import Rollout
 from replaygate.core.task import Task
-from replaygate.llm.agent import Decoding
-from replaygate.llm.infra import api_failure
-from replaygate.llm.trace import Trace, tracing
+
+if TYPE_CHECKING:
+    import openai
+
+    from replaygate.llm.agent import Decoding
 
 Solver = Callable[[Task, int], Any]  # (task, repeat) -> Awaitable[Rollout]
 
@@ -57,6 +57,12 @@ def is_async(function: Callable[..., Any]) -> bool:
 
 def build_solver(loaded, client: openai.AsyncOpenAI, sync_client: Callable[[], openai.OpenAI], decoding: Decoding) -> Solver:
     """The harness's solver for a loaded suite: render, call the author's function, trace, build the Rollout."""
+    # Here, not at the top: `Prompt` is public API a suite imports, and declaring a suite loads no SDK.
+    import openai
+
+    from replaygate.llm.infra import api_failure
+    from replaygate.llm.trace import Trace, tracing
+
     user = loaded.suite.solver
     run_async = is_async(user)
 

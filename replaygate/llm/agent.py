@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-import openai
-
-from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse, complete
-from replaygate.llm.infra import api_failure
 from replaygate.core.rollout import Rollout, ToolCall
+
+if TYPE_CHECKING:
+    import openai
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,12 @@ async def run_tool_loop(
     API failures end the rollout with `error` set; they never escape. The seed
     is `decoding.seed + repeat`, so repeats are distinct requests.
     """
+    # The SDK loads with the first call: a suite that declares its tools imports none of it.
+    import openai
+
+    from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse, complete
+    from replaygate.llm.infra import api_failure
+
     by_name = {tool.name: tool for tool in tools}
     rollout = Rollout(task_id=task_id, repeat=repeat, messages=[dict(m) for m in messages])
     started = time.perf_counter()

@@ -13,10 +13,12 @@ import threading
 import time
 import urllib.parse
 import weakref
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import httpx2
-import openai
+
+if TYPE_CHECKING:
+    import openai
 
 from replaygate.core.errors import InputError
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import httpx2
-import openai
+
+if TYPE_CHECKING:
+    import openai
 
 from replaygate.core.errors import InputError
 from replaygate.llm.azure import (
@@ -96,6 +98,8 @@ class Backend:
         """The SDK client for a role; a sync httpx2 client gets the sync SDK client.
 
         `timeout_s` bounds the wait for an answer, `connect_timeout_s` the wait for a connection."""
+        import openai  # the SDK loads with the first client, not with the plugin: collection never needs it
+
         # Replays never wait on retries, unless the cassettes hold recorded errors that the
         # live run retried past; live calls get the SDK's own backoff.
         retries = 0 if self.kind == "replay" and not replays_errors else max_retries
@@ -116,6 +120,8 @@ class Backend:
     def _azure_client(
         self, role: str, http_client: httpx2.AsyncClient | httpx2.Client, timeout: httpx2.Timeout, retries: int
     ) -> openai.AsyncOpenAI | openai.OpenAI:
+        import openai
+
         sync = isinstance(http_client, httpx2.Client)
         common: dict[str, Any] = dict(http_client=http_client, max_retries=retries, timeout=timeout,
                                       default_headers={ROLE_HEADER: role})

@@ -19,8 +19,7 @@ import openai
 from replaygate.llm.azure import api_error_hint, made_by
 from replaygate.llm.breaker import CircuitOpen, Silent
 from replaygate.llm.chat import first_line
-
-INFRA = "infra"
+from replaygate.core.rollout import INFRA
 PREFIX = "infrastructure error: "
 # The key, the permission, the model or deployment, the URL or the proxy is wrong: asking again cannot help.
 REFUSALS = frozenset({401, 403, 404, 405, 407})

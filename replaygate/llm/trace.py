@@ -22,23 +22,60 @@ CURRENT_TRACE: ContextVar["Trace | None"] = ContextVar("replaygate_trace", defau
 
 @dataclass
 class Trace:
-    usage: Usage = field(default_factory=Usage)
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    final_text: str | None = None  # the last answer's text
+    """A case's model calls as they passed on the wire, read (usage, tool calls, text) only when asked.
+
+    A solver that returns its own Rollout never asks, so its calls cost no second parse here.
+    """
+
+    # In the order they passed: (True, a request's body) and (False, a 2xx answer's body).
+    wire: list[tuple[bool, bytes]] = field(default_factory=list)
+    _read: int = 0  # how many of `wire` the fields below account for
+    _usage: Usage = field(default_factory=Usage)
+    _tool_calls: list[ToolCall] = field(default_factory=list)
+    _final_text: str | None = None  # the last answer's text
     by_id: dict[str, ToolCall] = field(default_factory=dict)  # calls awaiting the result the solver sends back
+
+    @property
+    def usage(self) -> Usage:
+        self._catch_up()
+        return self._usage
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        self._catch_up()
+        return self._tool_calls
+
+    @property
+    def final_text(self) -> str | None:
+        self._catch_up()
+        return self._final_text
+
+    def _catch_up(self) -> None:
+        for is_request, body in self.wire[self._read:]:
+            if is_request and not self.by_id:
+                continue  # no tool call awaits a result
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                continue  # an unreadable answer: the SDK raises it to the solver, which decides
+            if is_request:
+                self.sent(parsed)
+            else:
+                self.observe(parsed)
+        self._read = len(self.wire)
 
     def observe(self, body: object) -> None:
         """A model answer: its usage, the tool calls it asks for, its text."""
         used = usage_of(body)
-        self.usage.add(Usage(used[0], used[1], 1) if used else Usage(calls=1))
+        self._usage.add(Usage(used[0], used[1], 1) if used else Usage(calls=1))
         for call_id, (name, arguments) in zip(call_ids_of(body), tool_calls_of(body)):
             call = ToolCall(name=name, arguments=arguments)
-            self.tool_calls.append(call)
+            self._tool_calls.append(call)
             if call_id:
                 self.by_id[call_id] = call
         text = text_of(body)
         if text is not None:
-            self.final_text = text
+            self._final_text = text
 
     def sent(self, body: object) -> None:
         """A request: the results of earlier tool calls it sends back, so traces show what the tools said."""
@@ -65,18 +102,12 @@ class TracingTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         trace = CURRENT_TRACE.get()
-        if trace is not None and trace.by_id and api_of(request.url.path):
-            try:
-                trace.sent(json.loads(await request.aread()))
-            except ValueError:
-                pass
+        if trace is None or not api_of(request.url.path):
+            return await self.inner.handle_async_request(request)
+        trace.wire.append((True, await request.aread()))
         response = await self.inner.handle_async_request(request)
-        if trace is not None and 200 <= response.status_code < 300 and api_of(request.url.path):
-            content = await response.aread()
-            try:
-                trace.observe(json.loads(content))
-            except ValueError:
-                pass  # an unreadable answer: the SDK raises it to the solver, which decides
+        if 200 <= response.status_code < 300:
+            trace.wire.append((False, await response.aread()))
         return response
 
     async def aclose(self) -> None:

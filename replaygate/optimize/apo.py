@@ -44,6 +44,8 @@ class APO:
 
     def step(self, search: Search, round: int) -> None:
         knobs = self.knobs
+        if search.calls_left() < 2:
+            return  # optimize.max_calls: no critique and edit left to make
         critiqued: list[tuple[Candidate, str]] = []
         parents = []
         requests = []
@@ -55,6 +57,9 @@ class APO:
             values = {"prompt": parent.text, "traces": traces, "max_issues": str(search.settings.max_issues)}
             parents.append(parent)
             requests.append(OptimizerRequest(self.critique, values, seed=search.settings.seed * 1000 + round))
+        # optimize.max_calls: each critique needs its edits too, so critique only as many parents as can be edited.
+        affordable = search.calls_left() // (1 + knobs.branch_factor) or min(1, search.calls_left() // 2)
+        parents, requests = parents[:affordable], requests[:affordable]
         for parent, text in zip(parents, search.llm.complete_many(requests)):
             if text and text.strip():
                 critiqued.append((parent, text))
@@ -73,6 +78,7 @@ class APO:
                 edits.append(OptimizerRequest(self.edit, values, seed=seed))
                 owners.append(parent)
         proposals, retries = [], []
+        edits, owners = edits[: search.calls_left()], owners[: search.calls_left()]
         for parent, request, text in zip(owners, edits, search.llm.complete_many(edits)):
             if text:
                 proposals.append(Candidate(edited_prompt(text), parent.version, "apo edit", round))
@@ -81,8 +87,14 @@ class APO:
         if not children:
             return
         survivors = search.race(children, knobs.val_batch_size, knobs.beam_width, round)
-        pool = {c.version: c for c in [*self.beam, *survivors]}.values()
+        pool = list({c.version: c for c in [*self.beam, *survivors]}.values())
         ranked = sorted(pool, key=lambda c: (-search.val_mean(c), len(c.text), c.version))
-        self.beam = ranked[: knobs.beam_width]
+        # Twins (the same score on every validation task) share a beam slot: critiquing both would spend
+        # optimizer calls on one behaviour twice. The shorter twin stays.
+        vectors = dict(zip((c.version for c in pool), search.scores(pool, search.splits["validation"])))
+        self.beam = []
+        for candidate in ranked:
+            if len(self.beam) < knobs.beam_width and all(vectors[candidate.version] != vectors[b.version] for b in self.beam):
+                self.beam.append(candidate)
         for candidate in survivors:
             search.note(candidate, status="in the beam" if candidate in self.beam else "dropped from the beam")

@@ -1,9 +1,12 @@
-"""Evolution: a population of prompts, bred by mutation operators a bandit chooses, selected GEPA-style.
+"""Evolution along GEPA's lines: a per-task Pareto frontier, reflective mutation with minibatch acceptance, merges.
 
-Each generation picks parents from the Pareto front of per-task validation scores, draws
-an operator per child by Thompson sampling, lints the children (search.admit), rejects
-those below their parent on a small minibatch, runs the best few on the full validation
-split, and keeps the fittest (a length penalty curbs bloat) plus the front.
+Each generation breeds `children` children. A mutation takes a frontier member (odds by
+the validation tasks it is best on), runs it on the next train minibatch, and rewrites it
+from what that minibatch shows (a reflective LLM rewrite, or a heuristic operator a
+Thompson-sampling bandit draws). The child must beat its parent on that same minibatch
+before it costs a full validation. A merge combines two frontier members that win on
+different validation tasks; it must match the better of them where they differ. Every
+validated candidate stays in the pool; the frontier is recomputed over the pool.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from replaygate.optimize.lint import normalized
 from replaygate.optimize.operators import HEURISTIC, Example, Lesson, mine_lessons, train_examples
 from replaygate.optimize.optimizer_llm import OptimizerRequest
 from replaygate.optimize.outcome import Outcome
-from replaygate.optimize.rewrite import CROSSOVER_FIELDS, REFLECT_FIELDS, crossover_request, reflect_request
-from replaygate.optimize.search import Retry, Search, mean
-from replaygate.optimize.selection import fitness, pareto_front, pick_parent, survivors, task_wins
+from replaygate.optimize.rewrite import (
+    CROSSOVER_FIELDS, REFLECT_FIELDS, critique_request, crossover_request, reflect_request,
+)
+from replaygate.optimize.search import Retry, Search
+from replaygate.optimize.selection import fitness, merge_pair, pareto_front, pick_parent, task_wins
 from replaygate.optimize.settings import EvoSettings, OptimizeSettings
 
 LLM_OPERATORS = ("reflect", "crossover")
@@ -36,15 +41,28 @@ CRITIQUE_FIELDS = {"reflect": "lessons", "crossover": "differences"}
 FEEDBACK_OPERATORS = ("add_constraint", "reflect")
 FEEDBACK_PRIOR = (2.0, 1.0)
 ORIGIN = "evo "  # a child's origin is "evo <operator>"
+MERGE = "crossover"  # the merge operator keeps its old name in settings and reports
+FAILURES_WANTED = 3  # failing train tasks a reflection should see: one is an anecdote, three a pattern
 
 
 @dataclass(frozen=True)
 class Material:
-    """What a parent's failing train outcomes teach; the only source operators learn from."""
+    """What a parent's failing train outcomes on one minibatch teach; the only source operators learn from."""
 
     failures: Sequence[Outcome]
     lessons: Sequence[Lesson]
     examples: Sequence[Example]
+
+
+@dataclass
+class Proposal:
+    """A child on its way: its parent(s), the operator, and the tasks it must do well on before a full validation."""
+
+    child: Candidate
+    op: str
+    parents: tuple[Candidate, ...]
+    batch: Sequence[Task]
+    retry: Retry | None = None
 
 
 class Evolution:
@@ -63,12 +81,22 @@ class Evolution:
                 template = load_prompt(config.resolve(root, path), f"the optimize.evo.{op}_prompt setting")
                 template.check(fields)
                 self.templates[op] = template
+        self.critique: PromptTemplate | None = None
+        if "reflect" in names and knobs.critic:
+            self.critique = load_prompt(config.resolve(root, settings.critique_prompt),
+                                        "the optimize.critique_prompt setting")
+            self.critique.check(("prompt", "traces", "max_issues"))
+        self.mutations = [op for op in names if op != MERGE]
+        self.merging = MERGE in names
         # Operators that act on grader feedback start optimistic: early generations try them first.
         self.bandit = OperatorBandit(names, {name: FEEDBACK_PRIOR for name in names if name in FEEDBACK_OPERATORS})
-        self.population: list[Candidate] = []
+        self.pool: list[Candidate] = []  # every fully validated candidate
+        self.front: list[str] = []
         self.known: dict[str, Candidate] = {}
-        self.materials: dict[str, Material] = {}  # each parent is mined once; its lessons join the pool
-        self.lesson_pool: dict[str, int] = {}  # every lesson mined this run (train only), by failing tasks
+        self.merged: set[tuple[str, str]] = set()
+        self.merge_due = False  # GEPA tries a merge after a mutation that found something new
+        self.train_order: list[Task] = []
+        self.cursor = 0
         self.generations: list[dict[str, Any]] = []
         self.reference_chars = 0
         self.search: Search | None = None
@@ -77,112 +105,168 @@ class Evolution:
 
     def start(self, search: Search) -> None:
         self.search = search
-        self.population = [search.incumbent]
+        self.pool = [search.incumbent]
         self.known[search.incumbent.version] = search.incumbent
         self.reference_chars = len(search.incumbent.text)
-        search.validate(self.population)
+        search.validate(self.pool)
+        self.front = [search.incumbent.version]
 
     def leaders(self) -> Sequence[Candidate]:
-        return self.population
+        return [self.known[v] for v in self.front] or self.pool[:1]
+
+    @property
+    def population(self) -> list[Candidate]:
+        return self.leaders()  # type: ignore[return-value]
 
     def step(self, search: Search, round: int) -> None:
         record: dict[str, Any] = {"generation": round, "parents": [], "proposed": 0, "admitted": 0,
                                   "screened_in": 0, "validated": 0, "improved": 0,
                                   "rollouts": {"mining": 0, "screening": 0, "validation": 0}}
         self.generations.append(record)
-        scores = self._per_task(search, self.population)
-        chars = {c.version: len(c.text) for c in self.population}
-        front = pareto_front(scores, chars)
-        wins = task_wins(scores)
-        record["front"] = list(front)
-        bred, requests = self._breed(search, round, front, wins, record)
-        proposals: list[tuple[Candidate, str, Retry | None]] = [(child, op, None) for child, op in bred]
-        answers = search.llm.complete_many([request for request, _, _ in requests])
-        for (request, parent, op), answer in zip(requests, answers):
-            self.bandit.records[op].optimizer_calls += 1
-            if answer and answer.strip():
-                retry = Retry(request, CRITIQUE_FIELDS[op], edited_prompt)
-                proposals.append((Candidate(edited_prompt(answer), parent.version, ORIGIN + op, round), op, retry))
-            else:
-                self.bandit.record(op, "rejected")
-        record["proposed"] = len(proposals)
-        validated: list[Candidate] = []
-        try:
-            self._screen_and_validate(search, round, proposals, record, validated)
-        finally:
-            # Also when the budget ran out mid-generation: what was validated still joins.
-            self._select(search, validated)
+        record["front"] = list(self.front)
+        # One child at a time, as GEPA does: each parent is drawn from the frontier as the last child left it.
+        for slot in range(self.knobs.children):
+            scores = self._per_task(search, self.pool)
+            wins = task_wins({v: scores[v] for v in self.front})
+            try:
+                proposals = self._breed(search, round, slot, scores, wins, record)
+                record["proposed"] += len(proposals)
+                self._screen_and_validate(search, proposals, record)
+            finally:
+                # Also when the budget ran out mid-generation: what was validated still counts.
+                self._select(search)
 
     # --- breeding ------------------------------------------------------------------------
 
-    def _breed(self, search: Search, round: int, front: Sequence[str], wins: Mapping[str, int],
-               record: dict[str, Any]) -> tuple[list[tuple[Candidate, str]], list[tuple[OptimizerRequest, Candidate, str]]]:
-        """Heuristic children now, LLM children as requests sent together afterwards."""
-        proposals: list[tuple[Candidate, str]] = []
-        requests: list[tuple[OptimizerRequest, Candidate, str]] = []
-        for slot in range(self.knobs.children):
+    def _next_batch(self, search: Search) -> list[Task]:
+        """The next train minibatch, epoch by epoch through a seeded shuffle (GEPA's sampler): every task gets its turn."""
+        train = search.splits["train"]
+        size = min(self.knobs.minibatch, len(train))
+        if not train:
+            return []
+        if self.cursor + size > len(self.train_order):
+            epoch = len(self.train_order) // max(1, len(train))
+            order = list(train)
+            search.rng("evo-train", epoch).shuffle(order)
+            self.train_order = self.train_order[self.cursor:] + order
+            self.cursor = 0
+        batch = self.train_order[self.cursor:self.cursor + size]
+        self.cursor += size
+        return batch
+
+    def _breed(self, search: Search, round: int, slot: int, scores: Mapping[str, Mapping[str, float]],
+               wins: Mapping[str, int], record: dict[str, Any]) -> list[Proposal]:
+        """A merge once the last child improved and two frontier members win different tasks, else a mutation."""
+        proposals: list[Proposal] = []
+        requests: list[tuple[OptimizerRequest, Proposal]] = []
+        if self.merging and self.merge_due and len(self.merged) < self.knobs.merges and search.calls_left() > 0:
+            merge = self._merge(search, round, slot, scores)
+            self.merge_due = False
+            if merge is not None:
+                requests.append(merge)
+        for _ in range(0 if requests else 1):
+            calls = search.calls_left()
+            if calls <= 0 and not any(op in HEURISTIC for op in self.mutations):
+                break  # optimize.max_calls: nothing left that could breed
             rng = search.rng("evo", round, slot)
-            parent = self.known[pick_parent(front, wins, rng)]
+            parent = self.known[pick_parent(self.front, wins, rng)]
             record["parents"].append(parent.version)
-            left = list(self.bandit.records)
+            with self._spending(search, record, "mining"):
+                batch, material = self._material(search, parent)
+            if not material.failures:
+                continue  # a perfect parent on two minibatches: nothing to reflect on
+            left = list(self.mutations)
+            seed = search.settings.seed * 1000 + round * 100 + slot
+            if calls <= 0:
+                left = [op for op in left if op not in LLM_OPERATORS]
             while left:
                 op = self.bandit.choose(rng, left)
                 left.remove(op)
-                if op in ("add_constraint", "add_example", "reflect") and parent.version not in self.materials:
-                    with self._spending(search, record, "mining"):
-                        self.materials[parent.version] = self._material(search, parent)
-                material = self._with_pool(self.materials.get(parent.version, Material((), (), ())))
-                seed = search.settings.seed * 1000 + round * 100 + slot
                 if op in HEURISTIC:
                     text = HEURISTIC[op](parent.text, (material.lessons, material.examples), rng, self.max_chars)
                     if text is not None and normalized(text) != normalized(parent.text):
-                        proposals.append((Candidate(text, parent.version, ORIGIN + op, round), op))
+                        child = Candidate(text, parent.version, ORIGIN + op, round)
+                        proposals.append(Proposal(child, op, (parent,), batch))
                         break
                 elif op == "reflect":
+                    reading = self._reading(search, parent, material, seed) if calls >= 2 else ""
                     request = reflect_request(self.templates[op], parent.text, material.failures, material.lessons,
-                                              search.metric, search.required, self.max_chars, seed)
+                                              search.metric, search.required, self.max_chars, seed, reading)
                     if request is not None:
-                        requests.append((request, parent, op))
+                        requests.append((request, Proposal(Candidate(""), op, (parent,), batch)))
                         break
-                elif op == "crossover":
-                    mates = [v for v in front if v != parent.version] or [
-                        c.version for c in self.population if c.version != parent.version]
-                    if mates:
-                        mate = self.known[rng.choice(sorted(mates))]
-                        request = crossover_request(self.templates[op], parent.text, mate.text, search.required,
-                                                    self.max_chars, seed)
-                        if request is not None:
-                            requests.append((request, parent, op))
-                            break
-        return proposals, requests
+        requests = requests[: search.calls_left()]  # optimize.max_calls
+        answers = search.llm.complete_many([request for request, _ in requests])
+        for (request, proposal), answer in zip(requests, answers):
+            self.bandit.records[proposal.op].optimizer_calls += 1
+            if answer and answer.strip():
+                parent = proposal.parents[0]
+                proposal.child = Candidate(edited_prompt(answer), parent.version, ORIGIN + proposal.op, round)
+                proposal.retry = Retry(request, CRITIQUE_FIELDS[proposal.op], edited_prompt)
+                proposals.append(proposal)
+            else:
+                self.bandit.record(proposal.op, "rejected")
+        return proposals
 
-    def _material(self, search: Search, parent: Candidate) -> Material:
-        """Mine the parent's failing train outcomes; only train tasks can ever become examples."""
-        # One chunk: a nearly perfect parent costs no more to mine than a poor one; the pool fills the gaps.
-        failures = search.failures(parent, self.knobs.minibatch, "evo", chunks=1)
+    def _reading(self, search: Search, parent: Candidate, material: Material, seed: int) -> str:
+        """The critic's reading of the failures (the first half of a reflection, one optimizer call); "" without one."""
+        if self.critique is None:
+            return ""
+        request = critique_request(self.critique, parent.text, material.failures, search.metric,
+                                   search.settings.max_issues, seed)
+        if request is None:
+            return ""
+        (answer,) = search.llm.complete_many([request])
+        self.bandit.records["reflect"].optimizer_calls += 1
+        return answer or ""
+
+    def _material(self, search: Search, parent: Candidate) -> tuple[list[Task], Material]:
+        """The parent on train minibatches until it fails a few (at most three draws), what those failures teach,
+        and the tasks its child must beat it on: the failures and as many it passed (regressions show there)."""
+        drawn: list[Task] = []
+        failures: list[Outcome] = []
+        for _ in range(3):
+            batch = self._next_batch(search)
+            outcomes = search.outcomes(parent, batch)
+            drawn += batch
+            failures += search.showable([o for task in batch for o in outcomes[task.id] if o.metric(search.metric) < 1.0])
+            if len({o.task_id for o in failures}) >= FAILURES_WANTED:
+                break
+        failing = {o.task_id for o in failures}
+        passing = [t for t in drawn if t.id not in failing]
+        kept = search.rng("evo-accept", parent.version, len(self.train_order), self.cursor).sample(
+            passing, min(len(passing), max(len(failing), 1)))
+        accept = [t for t in drawn if t.id in failing or t in kept]
         train = {task.id: task for task in search.splits["train"]}
-        own = mine_lessons(failures)
-        for lesson in own:
-            self.lesson_pool[lesson.text] = self.lesson_pool.get(lesson.text, 0) + lesson.tasks
-        return Material(failures, own, train_examples(failures, train))
+        # Only these failures' lessons, most widespread first: the rules this parent still lacks, in the order
+        # its failures rank them (a pooled list would re-rank rules the parent already states).
+        return accept, Material(failures, mine_lessons(failures), train_examples(failures, train))
 
-    def _with_pool(self, material: Material) -> Material:
-        """The parent's own lessons first; what other prompts' failures taught follows, at no new rollout."""
-        mine = {lesson.text: lesson.tasks for lesson in material.lessons}
-        ranked = sorted(self.lesson_pool, key=lambda text: (-mine.get(text, 0), -self.lesson_pool[text]))
-        lessons = [Lesson(text, mine.get(text, 0) + self.lesson_pool[text]) for text in ranked]
-        return Material(material.failures, lessons, material.examples)
+    def _merge(self, search: Search, round: int, slot: int,
+               scores: Mapping[str, Mapping[str, float]]) -> tuple[OptimizerRequest, Proposal] | None:
+        """Two frontier members that win different validation tasks, not merged before, as a crossover request."""
+        order = sorted(self.front, key=lambda v: (-self._fitness(search, self.known[v]), len(self.known[v].text), v))
+        pair = merge_pair({v: scores[v] for v in self.front}, order, self.merged)
+        if pair is None:
+            return None
+        self.merged.add(pair)
+        base, other = self.known[pair[0]], self.known[pair[1]]
+        seed = search.settings.seed * 1000 + round * 100 + slot + 50
+        request = crossover_request(self.templates[MERGE], base.text, other.text, search.required, self.max_chars, seed)
+        if request is None:
+            return None
+        # Where the two differ: the merge must do as well there as the better of them.
+        tasks = [t for t in search.splits["validation"] if scores[base.version][t.id] != scores[other.version][t.id]]
+        return request, Proposal(Candidate(""), MERGE, (base, other), tasks)
 
-    # --- cheap rejection, validation, selection ----------------------------------------------
+    # --- acceptance, validation, selection ----------------------------------------------------
 
-    def _screen_and_validate(self, search: Search, round: int,
-                             proposals: Sequence[tuple[Candidate, str, Retry | None]],
-                             record: dict[str, Any], validated: list[Candidate]) -> None:
-        """Cheap rejection, then full validation of the best few; `validated` fills as children are validated."""
-        passed: list[tuple[Candidate, str, float]] = []
-        for proposal, op, retry in proposals:
+    def _screen_and_validate(self, search: Search, proposals: Sequence[Proposal], record: dict[str, Any]) -> None:
+        """Lint, minibatch acceptance, then a full validation of each child that passed; stops at the budget."""
+        for proposal in proposals:
+            op = proposal.op
             calls = search.budget.optimizer_calls
-            admitted = search.admit([proposal], [retry])
+            admitted = search.admit([proposal.child], [proposal.retry])
             self.bandit.records[op].optimizer_calls += search.budget.optimizer_calls - calls  # a lint retry
             if not admitted:
                 self.bandit.record(op, "rejected")
@@ -190,73 +274,45 @@ class Evolution:
             (child,) = admitted
             record["admitted"] += 1
             self.known[child.version] = child
-            parent = self.known[child.parent]
-            batch = self._screening_batch(search, parent, child, round)
             try:
                 with self._spending(search, record, "screening"):
-                    ok = search.beats_parent(child, parent, self.knobs.minibatch, round, batch)
+                    ok = self._accepts(search, child, proposal)
+                if not ok:
+                    self.bandit.record(op, "screened_out")
+                    continue
+                record["screened_in"] += 1
+                tasks = search.splits["validation"]
+                if search.evaluator.cost([(child, tasks)]) > search.budget.remaining:
+                    search.note(child, status="not validated: budget spent")
+                    raise BudgetExhausted("no rollouts left to validate a child that passed its minibatch")
+                with self._spending(search, record, "validation"):
+                    search.validate([child])
             except BudgetExhausted:
-                search.note(child, status="not screened: budget spent")
+                if search.log[child.version].status == "proposed":
+                    search.note(child, status="not screened: budget spent")
                 raise
-            if not ok:
-                self.bandit.record(op, "screened_out")
-                continue
-            before, after = search.scores([parent, child], batch)  # both just evaluated: cache hits
-            gain = mean(list(after.values())) - mean(list(before.values()))
-            passed.append((child, op, gain))
-        # Strict gains first, then the shorter child: only `promote` children earn a full validation run.
-        passed.sort(key=lambda item: (-item[2], len(item[0].text), item[0].version))
-        record["screened_in"] = len(passed)
-        # A mere tie earns validation only by being shorter: a same-length tie is rarely worth 3x its screening.
-        worth = [item for item in passed if item[2] > 1e-9 or len(item[0].text) < len(self.known[item[0].parent].text)]
-        promoted = worth[: self.knobs.promote]
-        for child, op, gain in passed:
-            if (child, op, gain) in promoted:
-                continue
-            why = "among the promoted" if gain > 1e-9 else "a gain, or a shorter tie"
-            search.note(child, status=f"matched its parent on the minibatch; not {why}")
-            self.bandit.record(op, "screened_out")
-        with self._spending(search, record, "validation"):
-            validated += self._validate_affordable(search, [child for child, _, _ in promoted])
-        for child, op, _ in promoted:
-            if child not in validated:
-                self.bandit.record(op, "screened_out")
-                continue
-            improved = search.val_mean(child) > search.val_mean(self.known[child.parent]) + 1e-9
+            self.pool.append(child)
+            improved = search.val_mean(child) > max(search.val_mean(p) for p in proposal.parents) + 1e-9
+            self.merge_due = self.merge_due or (improved and op != MERGE)
             self.bandit.record(op, "improved" if improved else "validated")
             record["validated"] += 1
             record["improved"] += improved
-        if len(validated) < len(promoted):
-            raise BudgetExhausted("no rollouts left to validate every promoted child")
 
-    def _screening_batch(self, search: Search, parent: Candidate, child: Candidate, round: int) -> list[Task]:
-        """Mostly validation tasks the parent gets wrong (where a gain can show), some it gets right (regressions)."""
-        tasks = search.splits["validation"]
-        (scores,) = search.scores([parent], tasks)  # the parent is fully validated: cache hits
-        rng = search.rng("evo-screen", round, child.version)
-        wrong = [t for t in tasks if scores[t.id] < 1.0]
-        right = [t for t in tasks if scores[t.id] >= 1.0]
-        size = min(self.knobs.minibatch, len(tasks))
-        take = min(len(wrong), max(1, (2 * size + 2) // 3))
-        picked = rng.sample(wrong, take)
-        picked += rng.sample(right, min(len(right), size - take))
-        if len(picked) < size:
-            picked += rng.sample([t for t in wrong if t not in picked], size - len(picked))
-        chosen = {t.id for t in picked}
-        return [t for t in tasks if t.id in chosen]
-
-    def _validate_affordable(self, search: Search, children: Sequence[Candidate]) -> list[Candidate]:
-        """Validate the longest prefix of `children` the budget covers, together."""
-        tasks = search.splits["validation"]
-        fits: list[Candidate] = []
-        for child in children:
-            if search.evaluator.cost([(c, tasks) for c in [*fits, child]]) > search.budget.remaining:
-                search.note(child, status="not validated: budget spent")
-                break
-            fits.append(child)
-        if fits:
-            search.validate(fits)
-        return fits
+    def _accepts(self, search: Search, child: Candidate, proposal: Proposal) -> bool:
+        """A mutation must beat its parent on the parent's minibatch (GEPA); a merge must match the better parent."""
+        batch = list(proposal.batch)
+        if not batch:
+            return True
+        found = search.scores([*proposal.parents, child], batch)
+        sums = [sum(s.values()) for s in found]
+        mine, theirs = sums[-1], sums[:-1]
+        search.note(child, minibatch_mean=mine / len(batch), minibatch_n=len(batch))
+        ok = mine > theirs[0] + 1e-9 if len(theirs) == 1 else mine >= max(theirs) - 1e-9
+        if not ok:
+            where = "train minibatch" if len(theirs) == 1 else "validation tasks where its parents differ"
+            search.note(child, status=f"not above its {'parent' if len(theirs) == 1 else 'parents'} on the {where} "
+                                      f"({len(batch)} tasks)")
+        return ok
 
     @contextmanager
     def _spending(self, search: Search, record: dict[str, Any], kind: str) -> Iterator[None]:
@@ -275,24 +331,20 @@ class Evolution:
     def _fitness(self, search: Search, candidate: Candidate) -> float:
         return fitness(search.val_mean(candidate), len(candidate.text), self.reference_chars, self.knobs.length_penalty)
 
-    def _select(self, search: Search, validated: Sequence[Candidate]) -> None:
-        pool = {c.version: c for c in [*self.population, *validated]}
-        scores = self._per_task(search, list(pool.values()))
-        chars = {v: len(c.text) for v, c in pool.items()}
-        ranked = sorted(pool, key=lambda v: (-self._fitness(search, pool[v]), chars[v], v))
-        front = pareto_front(scores, chars)
-        keep = survivors(ranked, front, self.knobs.population, self.knobs.elitism)
-        self.population = [pool[v] for v in keep]
-        for version, candidate in pool.items():
+    def _select(self, search: Search) -> None:
+        """The frontier over the whole pool: a candidate survives while it is best on some validation task."""
+        scores = self._per_task(search, self.pool)
+        chars = {c.version: len(c.text) for c in self.pool}
+        self.front = pareto_front(scores, chars)
+        for candidate in self.pool:
             if candidate.version == search.incumbent.version:
                 continue
-            where = "in the population" if version in keep else "dropped from the population"
             better = search.val_mean(candidate) > search.val_mean(self.known[candidate.parent]) + 1e-9
-            search.note(candidate, status=("improved on its parent; " if better else "") + where
-                        + ("; on the Pareto front" if version in front else ""))
+            where = "on the Pareto front" if candidate.version in self.front else "off the Pareto front"
+            search.note(candidate, status=("improved on its parent; " if better else "") + where)
         if self.generations:
-            self.generations[-1]["population"] = keep
-            self.generations[-1]["best_val"] = round(max(search.val_mean(c) for c in self.population), 4)
+            self.generations[-1]["population"] = list(self.front)
+            self.generations[-1]["best_val"] = round(max(search.val_mean(c) for c in self.pool), 4)
 
     # --- what the run reports -----------------------------------------------------------------
 
@@ -301,7 +353,8 @@ class Evolution:
         return {
             "operators": self.bandit.to_json(),
             "generations": self.generations,
-            "population": [c.version for c in self.population],
+            "population": list(self.front),
+            "pool": [c.version for c in self.pool],
             "lineage": {v: {"parent": c.parent, "operator": c.origin.removeprefix(ORIGIN), "round": c.round}
                         for v, c in self.known.items()},
         }

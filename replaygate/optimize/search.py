@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Protocol, Sequence
 
 from replaygate.core.task import Task
@@ -19,8 +19,10 @@ from replaygate.optimize.gate import GateDecision, held_out_leaks, write_back_de
 from replaygate.optimize.lint import lint_candidate, normalized
 from replaygate.optimize.optimizer_llm import OptimizerLLM, OptimizerRequest
 from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.selection import confident_pick, lower_bound
 from replaygate.optimize.settings import OptimizeSettings
 from replaygate.optimize.split import assign_splits
+from replaygate.optimize.trace import without_results
 
 Progress = Callable[[str], None]
 # Appended to what an editor reads as its critique when lint rejected its first answer.
@@ -57,6 +59,10 @@ class CandidateLog:
     val_n: int = 0
     minibatch_mean: float | None = None
     minibatch_n: int = 0
+    # The final pick's re-evaluation: the mean and lower bound over validation plus the recheck train tasks.
+    recheck_mean: float | None = None
+    recheck_n: int = 0
+    recheck_bound: float | None = None
 
 
 def mean(values: Sequence[float]) -> float:
@@ -115,6 +121,10 @@ class Search:
     def metric(self) -> str:
         return self.settings.metric
 
+    def calls_left(self) -> int:
+        """Optimizer calls the run may still make (optimize.max_calls)."""
+        return max(0, self.settings.max_calls - self.budget.optimizer_calls)
+
     def rng(self, *parts: object) -> random.Random:
         """A generator that depends only on the seed and `parts`: reruns draw the same."""
         return random.Random("|".join(map(str, (self.settings.seed, *parts))))
@@ -144,6 +154,7 @@ class Search:
                 admitted.append(candidate)
             elif problem and retry is not None:
                 again.append((proposal, retry, problem))
+        again = again[: self.calls_left()]
         answers = self.llm.complete_many([retry.with_feedback(problem) for _, retry, problem in again])
         for (proposal, retry, problem), answer in zip(again, answers):
             if answer and answer.strip():
@@ -207,6 +218,12 @@ class Search:
             return self.validate([candidate])[0]
         return entry.val_mean
 
+    def showable(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
+        """Outcomes a critic or editor may read: a train trace whose request, calls, answer or grading show a
+        validation or holdout task (a near-duplicate task) is never sent. Tool results are the environment's data,
+        shared by every task, and are not what the check is about: a dense listing matches almost any task."""
+        return [o for o in outcomes if not held_out_leaks(without_results(o.trace), self.splits)]
+
     def failures(self, candidate: Candidate, size: int, *salt: object, chunks: int = 3) -> list[Outcome]:
         """Up to `size` imperfect train outcomes: what a critic may see (ProTeGi samples errors, not tasks).
 
@@ -218,7 +235,7 @@ class Search:
         for start in range(0, min(len(order), size * chunks), size):
             batch = order[start : start + size]
             outcomes = self.outcomes(candidate, batch)
-            found += [o for task in batch for o in outcomes[task.id] if o.metric(self.metric) < 1.0]
+            found += self.showable([o for task in batch for o in outcomes[task.id] if o.metric(self.metric) < 1.0])
             if len(found) >= size:
                 break
         return found[:size]
@@ -268,9 +285,17 @@ class Search:
         """Rollouts the gate needs at the end (incumbent and one candidate on the holdout split)."""
         return 2 * len(self.splits["holdout"]) * self.evaluator.repeats
 
+    def recheck_tasks(self) -> list[Task]:
+        """The train tasks every finalist is re-evaluated on: the same for all of them, so the comparison is paired."""
+        return self.minibatch("train", self.settings.recheck, "recheck")
+
+    def recheck_reserve(self) -> int:
+        """Rollouts held back for re-evaluating two finalists (more run when the search leaves budget over)."""
+        return 2 * len(self.recheck_tasks()) * self.evaluator.repeats if self.settings.finalists > 1 else 0
+
     def run(self, strategy: Strategy) -> "SearchResult":
         budget = self.budget
-        reserve = self.holdout_reserve()
+        reserve = self.holdout_reserve() + self.recheck_reserve()
         if budget.rollouts <= reserve + len(self.splits["validation"]):
             raise ValueError(
                 f"budget of {budget.rollouts} rollouts cannot cover the validation split and the holdout gate "
@@ -307,7 +332,42 @@ class Search:
                     break
         finally:
             budget.reserved = 0
-        return self._finish(best, stopped)
+        budget.reserved = self.holdout_reserve()
+        try:
+            pick = self._final_pick(best)
+        finally:
+            budget.reserved = 0
+        return self._finish(pick, stopped)
+
+    def _final_pick(self, best: Candidate) -> Candidate:
+        """Confidence-aware: the top `finalists` on validation are re-run on the same train tasks, and the one whose
+        lower bound over validation and those tasks is highest is picked (a few validation tasks flatter a lucky one)."""
+        full = len(self.splits["validation"])
+        validated = [self.texts[e.version] for e in self.log.values() if e.val_mean is not None and e.val_n >= full]
+        ranked = sorted(validated, key=lambda c: (-self.val_mean(c), len(c.text), c.version))
+        ranked = [best, *[c for c in ranked if c.version != best.version]][: self.settings.finalists]
+        if len(ranked) < 2 or best.version == self.incumbent.version:
+            return best
+        tasks = [*self.splits["validation"], *self.recheck_tasks()]
+        finalists = [ranked[0]]
+        for candidate in ranked[1:]:
+            if self.evaluator.cost([(c, tasks) for c in [*finalists, candidate]]) > self.budget.remaining:
+                break
+            finalists.append(candidate)
+        if len(finalists) < 2:
+            return best
+        per_task = self.scores(finalists, tasks)
+        scores = {c.version: s for c, s in zip(finalists, per_task)}
+        version = confident_pick(scores, self.settings.confidence_z, {c.version: len(c.text) for c in finalists})
+        for candidate in finalists:
+            values = list(scores[candidate.version].values())
+            self.note(candidate, recheck_mean=mean(values), recheck_n=len(values),
+                      recheck_bound=lower_bound(values, self.settings.confidence_z))
+        pick = next(c for c in finalists if c.version == version)
+        if pick.version != best.version:
+            self.progress(f"final pick: {pick.version} over {best.version}, the higher lower bound on "
+                          f"{len(tasks)} validation and train tasks; rollouts {self.budget.used}/{self.budget.rollouts}")
+        return pick
 
     def _best(self, strategy: Strategy) -> Candidate:
         leaders = list(strategy.leaders()) or [self.incumbent]

@@ -1,9 +1,12 @@
-"""Who breeds and who survives: GEPA's Pareto front of per-task scores, and a length-penalized fitness."""
+"""Who breeds and who is picked: GEPA's Pareto front of per-task scores, merge pairs, a length-penalized fitness,
+and a confidence-aware final pick."""
 
 from __future__ import annotations
 
+import math
 import random
-from typing import Mapping, Sequence
+import statistics
+from typing import Collection, Mapping, Sequence
 
 Scores = Mapping[str, Mapping[str, float]]  # candidate version -> task id -> score
 
@@ -58,12 +61,53 @@ def fitness(val_mean: float, chars: int, reference_chars: int, penalty: float) -
     return val_mean - penalty * max(0, chars - reference_chars) / 1000.0
 
 
-def survivors(ranked: Sequence[str], front: Sequence[str], size: int, elitism: int) -> list[str]:
-    """The next population: the `elitism` fittest, then front members, then the fittest of the rest."""
-    keep = list(ranked[:elitism])
-    for version in [*[v for v in ranked if v in front], *ranked]:
-        if len(keep) >= size:
-            break
-        if version not in keep:
-            keep.append(version)
-    return keep
+def merge_pair(scores: Scores, order: Sequence[str], tried: Collection[tuple[str, str]] = ()) -> tuple[str, str] | None:
+    """GEPA's merge: the first of `order` that some other candidate beats on a task, and the one that beats it
+    on the most tasks (ties: earlier in `order`); pairs in `tried` are skipped. None when no pair is left."""
+    for base in order:
+        best: tuple[int, int, str] | None = None
+        for rank, other in enumerate(order):
+            if other == base or (base, other) in tried:
+                continue
+            ahead = sum(1 for t, v in scores[other].items() if v > scores[base].get(t, 0.0))
+            if ahead and (best is None or (-ahead, rank) < best[:2]):
+                best = (-ahead, rank, other)
+        if best is not None:
+            return base, best[2]
+    return None
+
+
+def lower_bound(values: Sequence[float], z: float) -> float:
+    """The mean of [0, 1] scores less `z` standard errors. The spread is never below that of a coin with the
+    smoothed success rate, so a perfect score on a few tasks still has some doubt left."""
+    if not values:
+        return 0.0
+    n = len(values)
+    rate = (sum(values) + 0.5) / (n + 1)
+    spread = math.sqrt(max(statistics.pvariance(values), rate * (1 - rate)))
+    return statistics.fmean(values) - z * spread / math.sqrt(n)
+
+
+def head_to_head(a: Mapping[str, float], b: Mapping[str, float]) -> int:
+    """On how many tasks both were scored on `a` beats `b`."""
+    return sum(1 for t, v in a.items() if t in b and v > b[t])
+
+
+def confident_pick(scores: Scores, z: float, chars: Mapping[str, int] | None = None) -> str:
+    """The candidate with the highest lower bound, unless another has both a higher mean and more head-to-head wins.
+
+    Candidates scored on more tasks have tighter bounds, so a perfect score on a few tasks
+    does not outrank a nearly perfect one on many.
+    """
+    if not scores:
+        raise ValueError("no candidates to pick from")
+    chars = chars or {}
+    means = {v: statistics.fmean(s.values()) if s else 0.0 for v, s in scores.items()}
+    order = sorted(scores, key=lambda v: (-lower_bound(list(scores[v].values()), z), -means[v], chars.get(v, 0), v))
+
+    def beaten(v: str) -> bool:
+        return any(means[o] > means[v] + 1e-12 and head_to_head(scores[o], scores[v]) > head_to_head(scores[v], scores[o])
+                   for o in scores if o != v)
+
+    # The highest mean is never beaten, so there is always a pick.
+    return next(v for v in order if not beaten(v))

@@ -42,18 +42,20 @@ EVO_OPERATORS = ("add_constraint", "add_example", "add_emphasis", "reorder_instr
 
 class EvoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    population: int = Field(4, ge=1, le=64)
-    children: int = Field(4, ge=1, le=64)
+    children: int = Field(4, ge=1, le=64, description="children per generation, bred one after another")
     generations: int = Field(6, ge=1, le=100)
-    elitism: int = Field(1, ge=0, le=64)
-    minibatch: int = Field(6, ge=1, le=512, description="tasks for mining failures and for cheap rejection")
-    promote: int = Field(2, ge=1, le=64, description="children per generation that may earn a full validation run")
+    minibatch: int = Field(6, ge=1, le=512, description="train tasks a child must beat its parent on")
+    merges: int = Field(2, ge=0, le=64, description="merges of two frontier members a run may try")
     # Validation points lost per 1000 characters beyond the incumbent's length, in survival and tie-breaks.
     length_penalty: float = Field(0.05, ge=0.0, le=10.0)
     max_added: int = Field(3, ge=1, le=16, description="rules add_constraint adds at most at once")
-    operators: tuple[str, ...] = EVO_OPERATORS
+    # The benchmark's verdict: the other heuristic operators (add_example, add_emphasis, reorder_instructions,
+    # simplify) rarely beat their parent on a minibatch, so they are opt-in.
+    operators: tuple[str, ...] = ("reflect", "crossover", "add_constraint")
     # Off for a heuristic-only run: LLM operators (reflect, crossover) cost optimizer calls.
     llm_operators: bool = True
+    # A critic reads the failing traces before each reflective rewrite (the critique_prompt; one more call).
+    critic: bool = True
     reflect_prompt: str = str(PACKAGED / "reflect.md")
     crossover_prompt: str = str(PACKAGED / "crossover.md")
 
@@ -78,7 +80,13 @@ class OptimizeSettings(BaseModel):
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     max_chars: int = Field(2000, ge=50)
     patience: int = Field(2, ge=1, description="rounds without a better validation score before stopping")
+    # The final pick: the top `finalists` on validation are re-run on `recheck` train tasks and the highest lower
+    # bound (mean less `confidence_z` standard errors) wins; finalists = 1 keeps the best validation mean.
+    finalists: int = Field(3, ge=1, le=16)
+    recheck: int = Field(12, ge=0, le=512)
+    confidence_z: float = Field(1.0, ge=0.0, le=5.0)
     max_issues: int = Field(4, ge=1)
+    max_calls: int = Field(20, ge=0, description="optimizer calls (critic, editor, LLM operators, lint retries) a run may make")
     cache: str = ".evals/optimize-cache.jsonl"
     history: str = "prompts/history"
     report: str = "reports/optimization.md"

@@ -49,6 +49,14 @@ def trace_body(result: CaseResult) -> str:
     return "\n".join(lines)
 
 
+WITHHELD = "   result: (withheld: it holds values of a validation or holdout task)"
+
+
+def without_results(body: str) -> str:
+    """The trace with every tool result withheld: what is left is the request, the calls, the answer and the grading."""
+    return "\n".join(WITHHELD if line.startswith("   result: ") else line for line in body.split("\n"))
+
+
 def render_traces(traces: Sequence[tuple[str, float, str]]) -> str:
     """Numbered traces from (task id, score, body) triples."""
     return "\n\n".join(

@@ -10,17 +10,21 @@ work itself is `replaygate.optimize.run.optimize`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from replaygate.llm.backend import resolve_backend
 from replaygate.core.changeset import pause_point
 from replaygate.core.errors import InputError
-from replaygate.optimize.run import OptimizationRun, optimize
 from replaygate.optimize.settings import STRATEGIES, load_settings
 from replaygate.plugin.session import suite_of
 from replaygate.plugin.suite import STATE, CaseBelowThreshold
 
-RUNS = pytest.StashKey[list[OptimizationRun]]()
+if TYPE_CHECKING:
+    from replaygate.optimize.run import OptimizationRun
+
+RUNS = pytest.StashKey["list[OptimizationRun]"]()
 RERECORDING = pytest.StashKey[bool]()
 ABANDONED = pytest.StashKey[str]()  # why the session's write-back was dropped
 
@@ -87,6 +91,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         })
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from None
+    from replaygate.optimize.run import optimize  # the optimizer loads only when --optimize runs
+
     suites = _suites(items)
     if not suites:
         raise pytest.UsageError("--optimize: no suite was collected (no test uses eval_case); select a suite module")

@@ -5,6 +5,7 @@ Plain classes the plugin's hooks and fixtures delegate to; `evals/plugin.py` is 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -24,7 +25,6 @@ from replaygate.core.suite import CASES_ATTRIBUTE, Suite, SuiteSetup
 from replaygate.results.gate import BaselineDiff, check_given_baseline, gate_settings, task_leaks
 from replaygate.results.record import CaseRecord
 from replaygate.results.results import RunResults, SuiteResults
-from replaygate.results.shards import parse_shard
 from replaygate.core.runner import CaseResult
 from replaygate.core.task import Task
 
@@ -114,7 +114,11 @@ class EvalSession:
             raise pytest.UsageError(f"--min-passes {self.min_passes}: must be between 1 and --repeat ({self.repeats})")
         try:
             self.gate = gate_settings(config.getoption("eval_max_regression"), config.getoption("eval_alpha"))
-            self.shard = parse_shard(config.getoption("eval_shard")) if config.getoption("eval_shard") else None
+            self.shard = None
+            if config.getoption("eval_shard"):
+                from replaygate.results.shards import parse_shard  # shards load the report writer: only when sharding
+
+                self.shard = parse_shard(config.getoption("eval_shard"))
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.threshold = pass_threshold(config)
@@ -159,6 +163,9 @@ class EvalSession:
         self.results: dict[str, dict[str, list[CaseResult]]] = {}  # this process's results, per suite and task
         # A failing example noted by the running property test, attached to its report.
         self.pending_minimal: tuple[str, CaseResult] | None = None
+        # The running test's ad-hoc runs (generated examples) and the seconds they took, for its report.
+        self.adhoc_runs, self.adhoc_seconds = 0, 0.0
+        self._settled = False  # see `settle`
         # What the report is built from, gathered from test reports (so xdist workers' too).
         self.records: dict[str, dict[tuple[str, int], CaseRecord]] = {}
         self.infos: dict[str, RunInfo] = {}
@@ -211,11 +218,29 @@ class EvalSession:
         `staged`: record into the session's changeset, so the committed cassettes change only when it is committed.
         """
         self.backend, self.record_mode, self.cassettes_staged = backend, record_mode, staged
+        self.close()
         self.evaluations.clear()
         self.results.clear()
         self._info_json.clear()
         self._contamination.clear()
         self.infos.clear()  # the next records bring the info of the run that made them
+
+    def settle(self, evaluation: Evaluation) -> None:
+        """Once per session, before the first run: load what runs use, then exempt it all from cyclic GC.
+
+        The SDK's modules and types (and the collected items) live until the process ends anyway; left in
+        place, every full collection, and the two pytest runs at exit, walk their hundred thousand objects
+        again. Reference counting still frees them; only their cycles wait for the end.
+        """
+        if not self._settled:
+            self._settled = True
+            evaluation.preload()
+            gc.freeze()
+
+    def close(self) -> None:
+        """Close the event loops and clients each evaluation kept for ad-hoc runs; a later run opens its own."""
+        for evaluation in self.evaluations.values():
+            evaluation.close()
 
     def run_results(self) -> RunResults:
         """Everything the report, the gate and a shard's results file are built from."""
@@ -303,7 +328,9 @@ class EvalSession:
             if task not in wanted:
                 wanted.append(task)
             try:
-                results = self.evaluation(suite).run(wanted, repeats=self.repeats)
+                evaluation = self.evaluation(suite)
+                self.settle(evaluation)
+                results = evaluation.run(wanted, repeats=self.repeats)
             except Exception as exc:  # the batch broke: every case it held fails with that reason, once
                 results = [CaseResult(task=t, repeat=r, failure=exc) for t in wanted for r in range(self.repeats)]
             for result in results:
@@ -438,10 +465,16 @@ class AdHocRunner:
         """Run `tasks` under the suite's prompt, solver and graders, with cassettes in their own `group` folder."""
         evaluation = self._evaluation(suite)
         self.state.note_group_use(evaluation, tasks, group)
+        self.state.settle(evaluation)
+        started = time.perf_counter()
         try:
-            return evaluation.run(tasks, loaded=evaluation.loaded.with_tasks(tasks), group=group)
+            # Reused across calls: one loop, clients and cassette library for all of a test's examples.
+            return evaluation.run(tasks, loaded=evaluation.loaded.with_tasks(tasks), group=group, reuse=True)
         except InputError as exc:
             pytest.fail(str(exc), pytrace=False)
+        finally:
+            self.state.adhoc_runs += 1
+            self.state.adhoc_seconds += time.perf_counter() - started
 
     def check(self, result: CaseResult, nodeid: str, suite: Suite | None = None) -> None:
         """Fail like a suite case does: cassette misses name the command that records them."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,13 +19,10 @@ from replaygate.llm.backend import LLM_CHOICES
 from replaygate.results.baseline import load_baseline, updated_baseline, updated_suite, write_baseline
 from replaygate.cassettes.cassette import RECORD_MODES
 from replaygate.core.errors import InputError
-from replaygate.llm.infra import INFRA
+from replaygate.core.rollout import INFRA
 from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, missing_baseline_note, older_format_note
-from replaygate.results.publish import compare_run, publish
 from replaygate.results.record import record_case
-from replaygate.results.report import write_report
 from replaygate.cassettes.secrets import secrets_from_env
-from replaygate.results.shards import in_shard, versions
 from replaygate.core.task import Task
 from replaygate.plugin.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, RecordCollector, suite_of
 
@@ -121,6 +118,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
     if state.shard is not None:
+        from replaygate.results.shards import in_shard
+
         kept = [item for item in items if in_shard(item.nodeid, state.shard)]
         config.hook.pytest_deselected(items=[item for item in items if not in_shard(item.nodeid, state.shard)])
         items[:] = kept
@@ -148,6 +147,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    if call.excinfo is not None and isinstance(call.excinfo.value, pytest.fail.Exception) and not call.excinfo.value.pytrace \
+            and not item.config.getoption("fulltrace", False):
+        # A message-only failure (a score below threshold, a cassette miss) shows no traceback, but pytest
+        # walks and filters every frame up to its runner to find that out: keep only the raising frame.
+        call.excinfo = pytest.ExceptionInfo.from_exception(call.excinfo.value.with_traceback(_raiser(call.excinfo.tb)))
     report = yield
     if call.when == "call":
         # A test that stopped early (not on a wrong answer) may not have reached every cassette of its groups.
@@ -156,6 +160,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if call.when == "call" and item.get_closest_marker("eval_property"):
         state: EvalSession = item.config.stash[STATE]
         report.user_properties.append(("eval_property", item.nodeid))
+        # How many examples ran and the harness's seconds for them (the rest of the test is Hypothesis's).
+        report.user_properties += [("eval_examples", state.adhoc_runs), ("eval_examples_s", round(state.adhoc_seconds, 4))]
+        state.adhoc_runs, state.adhoc_seconds = 0, 0.0
         if state.pending_minimal is not None:
             suite_name, result = state.pending_minimal
             state.pending_minimal = None
@@ -164,6 +171,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.user_properties += [("eval_suite", suite_name), ("eval_minimal", record.to_json()),
                                        ("eval_info", evaluation.info().to_json())]
     return report
+
+
+def _raiser(tb):
+    """The traceback from the innermost frame not hidden by `__tracebackhide__` (pytest.fail's own is) on."""
+    frames = []
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        if not (frame.tb_frame.f_locals.get("__tracebackhide__") or frame.tb_frame.f_globals.get("__tracebackhide__")):
+            return frame
+    return frames[0]
 
 
 @pytest.fixture
@@ -187,7 +206,7 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
         ("eval_tokens_in", sum(r.tokens_in for r in records)),
         ("eval_tokens_out", sum(r.tokens_out for r in records)),
         ("eval_suite", suite.name),
-        ("eval_records", json.dumps([asdict(r) for r in records], sort_keys=True, ensure_ascii=False)),
+        ("eval_records", json.dumps([vars(r) for r in records], sort_keys=True, ensure_ascii=False)),
         ("eval_info", state.info_json(suite)),
     ]
     cassettes = state.suite_cassette_use(suite, request.session.items)
@@ -205,9 +224,10 @@ def eval_runner(request: pytest.FixtureRequest) -> AdHocRunner:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state: EvalSession = session.config.stash[STATE]
+    state.close()  # every case has run: the kept event loops and clients go
     if hasattr(session.config, "workerinput"):
         return  # under xdist only the controller writes shared files
-    state: EvalSession = session.config.stash[STATE]
     if state.changes.discarded:
         return  # a re-record that must be whole (--optimize) stopped early: the session writes nothing
     try:
@@ -224,6 +244,13 @@ def finish_session(session: pytest.Session, state: EvalSession, exitstatus: int)
     """Stage the session's baseline, reports and cassette deletions in `state.changes`."""
     results = state.run_results()
     secrets = secrets_from_env(state.config.secret_env, state.environ)
+    if not (results.suites or results.properties or state.results_json or state.cassette_use):
+        return  # nothing ran (--collect-only, say): no report, and none of its writers loaded
+    # The report writers load here, at the end: collecting and running cases never needs them.
+    from replaygate.results.publish import compare_run, publish
+    from replaygate.results.report import write_report
+    from replaygate.results.shards import versions
+
     if state.results_json:
         write_report(Path(state.results_json), results.to_json(), secrets)
     gate_baseline = state.gate_baseline

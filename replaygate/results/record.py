@@ -7,7 +7,7 @@ from CI shards to the merge step.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from replaygate.core.rollout import Rollout
@@ -37,7 +37,8 @@ class CaseRecord:
     contaminated: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        # vars, not asdict: the same JSON without asdict's deep copy of every field (one record per case).
+        return json.dumps(vars(self), sort_keys=True, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> "CaseRecord":
