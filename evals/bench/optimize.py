@@ -40,7 +40,9 @@ CACHE = ".evals/optimize-cache.jsonl"  # [tool.replaygate.optimize] cache in the
 WORLD_DIR = "bench-world"  # inside a scratch copy: the generated office's rooms.json and tasks.jsonl
 GATED = ("apo", "evo")
 # Not an optimizer of its own: evo with the LLM operators off shows what they add; never gated.
-VARIANTS = {"evo-heuristic": ("evo", ("--set", "optimize.evo.llm_operators=false"))}
+# pyproject.toml leaves evo reflection and merge only; the ablation names its heuristic operator itself.
+VARIANTS = {"evo-heuristic": ("evo", ("--set", "optimize.evo.llm_operators=false",
+                                      "--set", 'optimize.evo.operators=["add_constraint"]'))}
 LABELS = {"evo-heuristic": "evo (heuristic operators only)"}
 
 # Issue #14's acceptance, measured on the simulator at 300 rollouts per run.
