@@ -93,21 +93,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="what separates twin rooms (default: picked by the seed, so consecutive seeds differ)")
     office.add_argument("--force", action="store_true", help="replace rooms.json and tasks.jsonl in --out if they exist")
     args = parser.parse_args(argv)
-    if args.command == "office":
-        return _office(parser.prog, args)
-
+    run = _office if args.command == "office" else _export
     try:
-        _check_out(args.out, args.force)
-        rooms = args.rooms or _suite_rooms()
-        world = load_world(rooms)
-        tasks, drawn_for = generate_tasks(world, args.count, args.seed)
-        write_tasks(args.out, tasks)
+        return run(args)
     except InputError as exc:
-        print(f"{parser.prog} export: {exc}", file=sys.stderr)
-        return 1
+        print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
     except OSError as exc:
-        print(f"{parser.prog} export: {args.out}: cannot write ({exc.strerror or exc}); pick another --out", file=sys.stderr)
-        return 1
+        print(f"{parser.prog} {args.command}: {args.out}: cannot write ({exc.strerror or exc}); pick another --out",
+              file=sys.stderr)
+    return 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    _check_out(args.out, args.force)
+    rooms = args.rooms or _suite_rooms()
+    world = load_world(rooms)
+    tasks, drawn_for = generate_tasks(world, args.count, args.seed)
+    write_tasks(args.out, tasks)
     spread = ", ".join(f"{category} {n}" for category, n in drawn_for.items())
     print(f"wrote {len(tasks)} tasks against {rooms} to {args.out} ({spread})")
     if len(tasks) < args.count:
@@ -115,25 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _office(prog: str, args: argparse.Namespace) -> int:
-    try:
-        if args.out.exists() and not args.out.is_dir():
-            raise InputError(f"{args.out}: is a file; pick a folder as --out")
-        taken = [args.out / name for name in ("rooms.json", "tasks.jsonl") if (args.out / name).exists()]
-        if taken and not args.force:
-            raise InputError(f"{taken[0]}: already exists; pass --force to replace it, or choose another --out")
-        made = make_office(args.seed, args.count, args.tie)
-        rooms, tasks = write_office(args.out, made)
-    except InputError as exc:
-        print(f"{prog} office: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"{prog} office: {args.out}: cannot write ({exc.strerror or exc}); pick another --out", file=sys.stderr)
-        return 1
+def _office(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"{args.out}: is a file; pick a folder as --out")
+    taken = [args.out / name for name in ("rooms.json", "tasks.jsonl") if (args.out / name).exists()]
+    if taken and not args.force:
+        raise InputError(f"{taken[0]}: already exists; pass --force to replace it, or choose another --out")
+    made = make_office(args.seed, args.count, args.tie)
+    rooms, tasks = write_office(args.out, made)
     print(f"wrote {len(made.world.rooms)} rooms ({made.tie} ties, {', '.join(made.world.dates)}) to {rooms} "
           f"and {len(made.tasks)} tasks to {tasks}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
