@@ -14,12 +14,16 @@ _PUBLIC = {
     # Declaring a suite
     "Suite": "replaygate.core.suite",
     "SuiteSetup": "replaygate.core.suite",
-    "Prompt": "replaygate.core.solver",
+    "Prompt": "replaygate.core.prompt",
     "Task": "replaygate.core.task",
     # What a run produces and graders judge
     "Rollout": "replaygate.core.rollout",
     "Score": "replaygate.core.score",
     "Grader": "replaygate.core.score",
+    # Property-based cases: metamorphic relations between an input's answer and its transform's
+    "invariant": "replaygate.core.properties",
+    "directional": "replaygate.core.properties",
+    "Relation": "replaygate.core.properties",
     # A tool-calling loop over chat completions, for solvers that want one
     "Tool": "replaygate.llm.agent",
     "tool_loop": "replaygate.llm.agent",

@@ -4,6 +4,7 @@
 - Its core works without pytest: only `replaygate.plugin` imports pytest.
 - The room suite and its tests use the public API only (`replaygate`, `replaygate.graders`, `replaygate.double`).
 - The room simulator knows neither the harness nor the room domain.
+- The harness's packages form layers that import only downwards (LAYERS, bottom first).
 """
 
 from __future__ import annotations
@@ -89,9 +90,57 @@ def test_there_is_no_grab_bag_module():
     assert grab_bags == []
 
 
+def test_no_two_harness_modules_share_a_name():
+    """`gate`, `judge`, `report`... each names one module, so a name in a traceback or a doc points to one file."""
+    by_name: dict[str, list[str]] = {}
+    for path in modules(HARNESS):
+        if path.name != "__init__.py":
+            by_name.setdefault(path.stem, []).append(str(path.relative_to(HARNESS)))
+    assert {name: paths for name, paths in by_name.items() if len(paths) > 1} == {}
+
+
 def test_the_plugin_is_registered_through_pytest11():
     import tomllib
 
     entry_points = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"]["pytest11"]
-    assert set(entry_points.values()) == {"replaygate.plugin.suite", "replaygate.plugin.optimize"}
+    assert set(entry_points.values()) == {"replaygate.plugin.cases", "replaygate.plugin.optimize"}
     assert "pytest_plugins" not in (REPO / "conftest.py").read_text(encoding="utf-8")
+
+
+# Bottom first. A package may import its own layer and those below, never one above: types, then the model wire,
+# recording, capture, the run that wires them together, graders, results, optimization, and pytest's face on top.
+LAYERS = (
+    ("core",),  # tasks, rollouts, scores, prompts, settings, errors, atomic writes
+    ("llm", "double"),  # the model wire and the in-process doubles that speak it
+    ("cassettes",),
+    ("capture",),
+    ("run",),
+    ("graders",),
+    ("results",),
+    ("optimize",),
+    ("plugin",),
+)
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "replaygate" or len(parts) < 2:
+        return None
+    return next((index for index, packages in enumerate(LAYERS) if parts[1] in packages), None)
+
+
+def test_every_package_of_the_harness_has_a_layer():
+    packages = {p.name for p in HARNESS.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert packages == {name for layer in LAYERS for name in layer}
+
+
+def test_imports_only_run_down_the_layers():
+    upward = []
+    for path in modules(HARNESS):
+        own = layer_of(".".join(path.relative_to(REPO).with_suffix("").parts))
+        for name in imported_modules(path):
+            other = layer_of(name)
+            if own is not None and other is not None and other > own:
+                upward.append(f"{path.relative_to(REPO)} ({'/'.join(LAYERS[own])}) imports {name} "
+                              f"({'/'.join(LAYERS[other])})")
+    assert upward == []

@@ -23,7 +23,7 @@ import pytest
 from vcr.request import Request
 
 import replaygate.llm.backend as backend_module
-import replaygate.plugin.suite  # noqa: F401 - loaded once, so in-process pytester runs share the patched modules
+import replaygate.plugin.cases  # noqa: F401 - loaded once, so in-process pytester runs share the patched modules
 from replaygate import FunctionModel, Suite, Task, graders
 from replaygate.cassettes.audit import audit_files, scan_text
 from replaygate.cassettes.cassette_format import AtomicPersister, ReadableJsonSerializer, scrub_request
@@ -31,11 +31,11 @@ from replaygate.cassettes.cassette_match import endpoint_of
 from replaygate.cassettes.secrets import SecretLeakError, find_secrets
 from replaygate.core.config import load_config
 from replaygate.core.errors import InputError
-from replaygate.core.evaluation import Evaluation
+from replaygate.run.evaluation import Evaluation
 from replaygate.llm.agent import Decoding, run_tool_loop
 from replaygate.llm.azure import FOUNDRY_SCOPE, OPENAI_SCOPE, ROLE_HEADER, AzureAuthError, BearerTokens
 from replaygate.llm.backend import REPLAY_BASE_URL, Backend, resolve_backend
-from replaygate.llm.bridge import SyncBridge
+from replaygate.capture.route import SyncBridge
 from replaygate.results.report import write_report
 from evals.rooms.oracle import choose
 from evals.rooms.request import RoomRequest

@@ -2,8 +2,9 @@
 
 Each row is (setup, command, exit code, first line), run on a fresh copy of a small project: pytest in
 process (`pytester`), the other commands through their `main(argv)`; only the rows that need xdist, or the
-OS to refuse a read even to root, run a subprocess. `test_the_table_is_listed_in_reports` writes every row to
-reports/bad-input.md, which the README links.
+OS to refuse a read even to root, run a subprocess. reports/bad-input.md lists every row; after changing a row,
+regenerate it with `python -m tests.test_bad_input_table` (from the repository root), and
+`test_the_listing_in_reports_matches_the_table` fails until you do.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Callable
 
 import pytest
 
-import replaygate.plugin.suite  # noqa: F401  # loaded once here, not re-imported by every pytester run
+import replaygate.plugin.cases  # noqa: F401  # loaded once here, not re-imported by every pytester run
 from replaygate import write_text_atomic
 from replaygate.cassettes import audit
 from replaygate.results import shards
@@ -168,6 +169,60 @@ def cassette(text: str) -> Callable[[Path], None]:
     return put("cassettes/room_selector/sim-standin-1/t1.r0.json", text)
 
 
+def recorded_answer(body: dict, status: int = 200) -> Callable[[Path], None]:
+    """t1's cassette as the simulator recorded it (the repo's room-001 is the same task), its first answer replaced."""
+    def edit(root: Path) -> None:
+        data = json.loads((REPO / "cassettes/room_selector/sim-standin-1/room-001.r0.json").read_text(encoding="utf-8"))
+        data["interactions"][0]["response"].update(body=body, status={"code": status, "message": "Bad Request"})
+        cassette(json.dumps(data, indent=1))(root)
+    return edit
+
+
+# The second project, for what a suite's own code gets wrong: suite `plans` in test_plans.py, a FunctionModel
+# double that answers "gold", two tasks that expect it. Its rows' setups start with "plans:".
+PLANS_PYPROJECT = """[tool.pytest.ini_options]
+addopts = "-p no:cacheprovider -p no:hypothesispytest"
+
+[tool.replaygate]
+cassettes = "cassettes"
+reports = "reports"
+
+[tool.replaygate.suites.plans]
+tasks = "plans/tasks.jsonl"
+prompt = "plans/prompt.md"
+"""
+PLANS_TASKS = [{"id": "ann", "input": {"who": "ann"}, "expected": "gold"},
+               {"id": "bob", "input": {"who": "bob"}, "expected": "gold"}]
+SOLVER = """def solver(inp, client, prompt):
+    return client.chat.completions.create(**prompt.chat()).choices[0].message.content
+"""
+CASES_TEST = """@PLANS.cases
+def test_plans(eval_case):
+    eval_case.check()
+"""
+
+
+def plans_module(solver: str = SOLVER, suite: str = "", double: str = 'FunctionModel(lambda request: "gold")',
+                 test: str = CASES_TEST, head: str = "") -> str:
+    """test_plans.py: imports, `head`, the solver, the suite (`suite` adds its arguments) and its test."""
+    return (f"from replaygate import FunctionModel, Suite, graders\n{head}\n\n{solver}\n\n"
+            f"PLANS = Suite(\"plans\", solver=solver, double={double}, graders=[graders.ExactMatch()]{suite})\n\n\n{test}")
+
+
+def plans(module: str | None = None, toml: str = "", tasks: list[dict] | None = None,
+          files: dict[str, str] | None = None) -> Callable[[Path], None]:
+    """The plans project instead of the rooms one: `module` as test_plans.py ("": none), `toml` added to pyproject.toml."""
+    def make(root: Path) -> None:
+        (root / "test_rooms.py").unlink()
+        write(root / "pyproject.toml", PLANS_PYPROJECT + toml)
+        write(root / "plans" / "tasks.jsonl", "".join(json.dumps(t) + "\n" for t in (tasks or PLANS_TASKS)))
+        write(root / "plans" / "prompt.md", "Which plan is {who} on?\n")
+        modules = {} if module == "" else {"test_plans.py": plans_module() if module is None else module}
+        for rel, text in {**modules, **(files or {})}.items():
+            write(root / rel, text)
+    return make
+
+
 # --- the table ------------------------------------------------------------------------------------------
 
 
@@ -182,6 +237,8 @@ class Row:
     env: tuple[tuple[str, str], ...] = ()
     # inprocess; or subprocess (xdist), unprivileged (a subprocess that the OS refuses unreadable files, root or not)
     how: str = "inprocess"
+    # The line is one the run prints as it goes on (a warning, the gate's summary), not its first message.
+    anywhere: bool = False
 
 
 ROWS: list[Row] = []
@@ -363,7 +420,7 @@ row("pyproject: invalid TOML", "`max_turns = ` in [tool.replaygate]", PYTEST, 4,
     "ERROR: pyproject.toml: Invalid value (at line 14, column 13)", pyproject("max_turns = \n"))
 row("pyproject: unknown key", "`roms = \"data/rooms.json\"` in [tool.replaygate]", PYTEST, 2,
     ("pyproject.toml: [tool.replaygate] roms: not a setting of the harness or of suite 'room_selector' (suite "
-     "settings: rooms); fix the key"), pyproject('roms = "data/rooms.json"\n'))
+     "settings: rooms); did you mean rooms?"), pyproject('roms = "data/rooms.json"\n'))
 row("pyproject: max_turns 0", "`max_turns = 0` in [tool.replaygate]", PYTEST, 4,
     ("ERROR: pyproject.toml: [tool.replaygate] max_turns: Input should be greater than or equal to 1; fix the "
      "setting or its --set override"), pyproject("max_turns = 0\n"))
@@ -379,7 +436,7 @@ row("pyproject: suites not a table", "`suites = 3` in [tool.replaygate]", PYTEST
      "[tool.replaygate.suites.<name>]"), pyproject("suites = 3\n"))
 row("--set unknown key", "", f"{PYTEST} --set roms=data/rooms.json", 2,
     ("--set roms=data/rooms.json: not a setting of the harness or of suite 'room_selector' (suite settings: rooms); "
-     "fix the key"))
+     "did you mean rooms?"))
 row("--set without =", "", f"{PYTEST} --set noequals", 4,
     "ERROR: --set noequals: expected KEY=VALUE, e.g. --set models.agent=gpt-4.1-mini")
 row("--set max_turns=0", "", f"{PYTEST} --set max_turns=0", 4,
@@ -538,6 +595,16 @@ row("cassette: a JSON list", "the cassette of t1 holds `[]`", "pytest -k t1", 1,
 row("cassette: missing", "", "pytest -k t1", 1,
     ("case t1 (repeat 0): no recording in cassettes/room_selector/sim-standin-1/t1.r0.json: the cassette file does "
      "not exist; record it with: pytest 'test_rooms.py::test_room_task[t1]' --eval-record-mode=once"))
+row("cassette: an answer that is not JSON", "the first recorded answer of t1 cut short", "pytest -k t1", 1,
+    ("cassettes/room_selector/sim-standin-1/t1.r0.json: the recorded answer to POST /v1/chat/completions is not JSON "
+     "(application/json; JSONDecodeError: Expecting value: line 1 column 36 (char 35)); re-record the case with "
+     "--eval-record-mode=all, or restore the file from git"),
+    recorded_answer({"string": '{"id": "chatcmpl-sim", "choices": ['}))
+row("cassette: a recorded 400", "t1's first answer is a recorded 400 (context too long)", "pytest -k t1", 0,
+    "evals room_selector: 1 cases (replay), 1 passed, mean score 0.000 -> reports/scores.md",
+    recorded_answer({"json": {"error": {"message": "This model's maximum context length is 128000 tokens.",
+                                        "type": "invalid_request_error", "param": "messages",
+                                        "code": "context_length_exceeded"}}}, status=400))
 
 # The model service (points 1 and 2 of the issue).
 row("model service: closed port", "OPENAI_BASE_URL=http://127.0.0.1:9/v1 OPENAI_API_KEY=sk-fake", "pytest --llm=openai", 1,
@@ -665,6 +732,183 @@ row("sim: unknown fault kind", "", f"{SIM} --port 0 --fault-rate 0.5 --faults gr
      "429,500,503,hang,malformed_json,truncated,bad_tool_args,unknown_tool,unknown_room; see --help"))
 
 
+# The network guard (docs/capture.md).
+OUTSIDE = """import urllib.request
+
+
+def solver(inp, client, prompt):
+    with urllib.request.urlopen("http://weather.example.com/today", timeout=5) as answer:
+        return answer.read().decode()
+"""
+GUARD_FIX = ("outside the harness; send model calls through the `client` argument or `prompt.base_url` (or set "
+             "network_guard = false for suites that call other services)")
+row("guard: a solver calls an outside host", "plans: the solver reads http://weather.example.com/today", "pytest", 1,
+    f"replaygate: case ann tried to reach weather.example.com:80 {GUARD_FIX}", plans(plans_module(OUTSIDE)))
+row("--set network_guard=maybe", "", f"{PYTEST} --set network_guard=maybe", 4,
+    ("ERROR: --set network_guard=maybe: network_guard: Input should be a valid boolean, unable to interpret input; "
+     "fix the value"))
+row("suite: allow_hosts a URL", "plans: `allow_hosts = [\"https://api.example.com\"]` in its suite table",
+    "pytest --llm=sim", 2,
+    ("pyproject.toml: [tool.replaygate.suites.plans] allow_hosts: 'https://api.example.com' is not a host; write a "
+     "host name or address, optionally with :port (\"api.example.com\", \"127.0.0.1:8080\"); fix the setting or its "
+     "--set override"), plans(toml='allow_hosts = ["https://api.example.com"]\n'))
+
+SYNC_IN_ASYNC = """import openai
+
+
+async def solver(inp, client, prompt):
+    own = openai.OpenAI(api_key="unused")  # a sync client: waiting on it would block the run's event loop
+    return own.chat.completions.create(**prompt.chat()).choices[0].message.content
+"""
+row("capture: a sync client in an async solver", "plans: an `async def` solver calls its own openai.OpenAI()",
+    "pytest --llm=sim", 1,
+    ("case ann: a sync client was called from the async solver, which blocks the run's event loop; await an async "
+     "client (openai.AsyncOpenAI, httpx2.AsyncClient), or write the solver as a plain def"),
+    plans(plans_module(SYNC_IN_ASYNC)))
+
+# The loopback endpoint (docs/loopback.md): an agent that posts to a URL, reading the endpoint's error as an SDK would.
+BY_URL = """import json
+import os
+import threading
+import urllib.error
+import urllib.request
+
+TOGETHER = threading.Barrier(2, timeout=10)
+FIRST_URL = []
+
+
+def post(url, prompt):
+    request = urllib.request.Request(url + "/chat/completions", data=json.dumps(prompt.chat()).encode(),
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())["choices"][0]["message"]["content"]
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(json.loads(exc.read())["error"]["message"]) from None
+
+
+def solver(inp, client, prompt):
+    WHICH_URL
+"""
+SHARED_ROOT = """TOGETHER.wait()  # both cases are running
+    try:
+        return post(os.environ["OPENAI_BASE_URL"], prompt)
+    finally:
+        TOGETHER.wait()  # neither ends before both have sent"""
+STALE_URL = """FIRST_URL.append(prompt.base_url)  # the bug: an agent configured once, with the first case's URL
+    return post(FIRST_URL[0], prompt)"""
+row("loopback: the shared root while two cases run", "plans: a solver posts to $OPENAI_BASE_URL", "pytest --llm=sim", 1,
+    ("case ann: RuntimeError: replaygate loopback: 2 cases are running (ann, bob) and this request names none: give "
+     "each case's client its own URL, prompt.base_url, instead of the shared OPENAI_BASE_URL at test_plans.py:21 (in "
+     "post)"),
+    plans(plans_module(BY_URL.replace("WHICH_URL", SHARED_ROOT))))
+row("loopback: a finished case's URL", "plans: a solver keeps the first case's prompt.base_url",
+    "pytest --llm=sim --concurrency 1", 1,
+    ("case bob: RuntimeError: replaygate loopback: no running case has token '<token>': the URL is from a case that "
+     "has finished or from another run; read prompt.base_url in the solver while its case runs at test_plans.py:21 "
+     "(in post)"),
+    plans(plans_module(BY_URL.replace("WHICH_URL", STALE_URL))))
+
+# Property tests (docs/properties.md).
+PROPERTY_HEAD = """from pydantic import BaseModel
+
+from replaygate import invariant
+
+
+class Who(BaseModel):
+    who: str
+
+
+SAME = invariant("a capital letter", lambda w: w.model_copy(update={"who": w.who.title()}))
+"""
+PROPERTY_TEST = """@PLANS.properties(relations=[SAME], examples=2)
+def test_plans_properties(eval_property):
+    eval_property.check()
+"""
+PROPERTIES = plans_module(head=PROPERTY_HEAD, suite=", input_model=Who", test=PROPERTY_TEST)
+EXAMPLES = "cassettes/plans_properties/sim-standin-1/examples.jsonl"
+RECORD_PROPERTIES = "pytest 'test_plans.py::test_plans_properties' --eval-record-mode=all"
+row("properties: no examples.jsonl in replay", "plans: a property test, never recorded", "pytest", 1,
+    f"{EXAMPLES}: no recorded examples for this property test; record them with: {RECORD_PROPERTIES}", plans(PROPERTIES))
+row("properties: a broken examples.jsonl line", f"plans: line 2 of {EXAMPLES} cut short", "pytest", 1,
+    (f"{EXAMPLES}:2: not JSON (Expecting property name enclosed in double quotes); re-record with: "
+     f"{RECORD_PROPERTIES}"),
+    plans(PROPERTIES, files={EXAMPLES: '{"id": "x1", "input": {"who": "ann"}, "expected": null}\n{"id": "x2", "input": {\n'}))
+row("properties: a test without eval_property", "plans: `@PLANS.properties(...)` on `def test_plans_properties():`",
+    "pytest --llm=sim", 2,
+    ("test_plans.py::test_plans_properties: @plans.properties marks a test that takes no eval_property, so its "
+     "examples would never run; add the eval_property argument and call eval_property.check()"),
+    plans(PROPERTIES.replace("(eval_property):\n    eval_property.check()", "():\n    pass")))
+row("properties: nothing to draw inputs from", "plans: a property test without inputs=, and the suite has no input_model",
+    "pytest --llm=sim", 2,
+    ("test_plans.py:21: Suite 'plans' .properties: no inputs= strategy and no pydantic input_model to draw inputs "
+     "from; pass inputs=<a Hypothesis strategy>, or give the Suite an input_model"),
+    plans(plans_module(head=PROPERTY_HEAD, test=PROPERTY_TEST)))
+row("properties: two relations of one name", "plans: `relations=[SAME, SAME]`", "pytest --llm=sim", 2,
+    "test_plans.py:21: Suite 'plans' .properties: two relations have the same name; name each relation apart",
+    plans(PROPERTIES.replace("relations=[SAME]", "relations=[SAME, SAME]")))
+
+# Misusing the suite API (tests/test_plugin_misuse.py, tests/test_config_blame.py).
+row("suite: one name in two modules", "plans: test_one.py and test_two.py each declare suite plans", "pytest --llm=sim", 2,
+    "suite 'plans' is declared twice, in test_one.py and in test_two.py; give each Suite its own name",
+    plans("", files={"test_one.py": plans_module(), "test_two.py": plans_module()}))
+row("suite: @cases without eval_case", "plans: `@PLANS.cases` on `def test_plans():`", "pytest --llm=sim", 2,
+    ("test_plans.py::test_plans: @plans.cases marks a test that takes no eval_case, so suite 'plans' would never run; "
+     "add the eval_case argument to the test"),
+    plans(plans_module(test=CASES_TEST.replace("(eval_case):\n    eval_case.check()", "():\n    pass"))))
+row("suite: a hung solver", "plans: the solver sleeps 2 s", "pytest --llm=sim --set case_timeout_s=0.3", 1,
+    ("case ann: the solver did not return within 0.3 s; fix the hang, or raise case_timeout_s in [tool.replaygate] "
+     "(or --set case_timeout_s=SECONDS)"),
+    plans(plans_module(SOLVER.replace("    return", "    import time; time.sleep(2)\n    return"))))
+row("suite: the solver raises", "plans: the solver reads a missing key", "pytest --llm=sim", 1,
+    "case ann: KeyError: 'plan' at test_plans.py:5 (in solver)",
+    plans(plans_module(SOLVER.replace("    return", "    {}['plan']  # the bug\n    return"))))
+row("suite: an answer that is no JSON value", "plans: the solver returns object()", "pytest --llm=sim", 1,
+    ("case ann: the solver returned a value of type object, which the report and baseline cannot store; return text, "
+     "a number, a list, a dict, a dataclass or a pydantic model"),
+    plans(plans_module(SOLVER.replace("    return", "    return object()\n    return"))))
+row("suite: the double raises", "plans: the FunctionModel's function divides by zero", "pytest --llm=sim", 1,
+    "case ann: ZeroDivisionError: division by zero at test_plans.py:8 (in <lambda>)",
+    plans(plans_module(double="FunctionModel(lambda request: 1 / 0)")))
+row("suite: every case errored", "plans: in the baseline, never recorded", "pytest", 1,
+    "evals plans: gate not run: every one of its 2 cases errored (no score to compare)",
+    both(plans(), put("reports/baseline.json", json.dumps(
+        {"format": 3, "suites": {"plans": {"cases": {t["id"]: {"score": 1.0, "passed": True} for t in PLANS_TASKS}}}}))),
+    anywhere=True)
+row("pyproject: [tool] replaygate = 3", "plans: pyproject.toml holds `[tool]` `replaygate = 3`", "pytest --llm=sim", 4,
+    "ERROR: pyproject.toml: [tool] replaygate = 3 must be a table; write [tool.replaygate] and its keys",
+    both(plans(), put("pyproject.toml", "[tool]\nreplaygate = 3\n")))
+row("suite: threshold 1.5 in code", "plans: `Suite(..., threshold=1.5)`", "pytest --llm=sim", 2,
+    "Suite('plans', threshold=1.5) in code: threshold: Input should be less than or equal to 1; fix the value",
+    plans(plans_module(suite=", threshold=1.5")))
+row("suite: a misspelt suite table", "plans: a table [tool.replaygate.suites.plan]", "pytest --llm=sim", 0,
+    ("pyproject.toml: [tool.replaygate.suites.plan] names no suite this session collected (suites: plans); fix the "
+     "table's name, or it is ignored"),
+    plans(toml="\n[tool.replaygate.suites.plan]\nthreshold = 0.5\n"), anywhere=True)
+row("suite: ids differ only in case", "plans: tasks t00 and T00", "pytest --llm=sim", 2,
+    ("plans/tasks.jsonl:2: task id 'T00' differs from 't00' (at plans/tasks.jsonl:1) only in case; task ids must be "
+     "unique ignoring case: rename one"),
+    plans(tasks=[{**PLANS_TASKS[0], "id": "t00"}, {**PLANS_TASKS[1], "id": "T00"}]))
+row("suite: id ..", "plans: a task with id ..", "pytest --llm=sim", 2,
+    "plans/tasks.jsonl:1: task id '..' starts with '.', and it names a file; start it with a letter or digit",
+    plans(tasks=[{**PLANS_TASKS[0], "id": ".."}]))
+row("suite: FunctionModel stream_delay_s -1", "plans: `FunctionModel(..., stream_delay_s=-1)`", "pytest --llm=sim", 2,
+    "test_plans.py:8: FunctionModel stream_delay_s must be a number of seconds >= 0, got -1",
+    plans(plans_module(double='FunctionModel(lambda request: "gold", stream_delay_s=-1)')))
+
+# Optimizing.
+row("--optimize: the holdout too small", "3 tasks, so 1 in the holdout split", f"{PYTEST} --optimize", 4,
+    ("ERROR: --optimize: 3 tasks: the holdout split has 1 task and the smallest p over 1 is 0.5000, so no prompt can "
+     "pass the write-back gate at alpha 0.05; it needs at least 5: add tasks, give tasks \"split\": \"holdout\" in "
+     "the task file, or raise the holdout ratio in [tool.replaygate.optimize.splits]"))
+row("--optimize: a report another suite owns", "[tool.replaygate.optimize] report without {suite}; another suite's run in it",
+    f"{PYTEST} --optimize", 4,
+    ("ERROR: --optimize: reports/optimization.md: holds the optimization report of suite 'triage', which suite "
+     "'room_selector' would overwrite; put {suite} in [tool.replaygate.optimize] report, e.g. report = "
+     "\"reports/optimization/{suite}.md\""),
+    both(pyproject('\n[tool.replaygate.optimize]\nreport = "reports/optimization.md"\n'),
+         put("reports/optimization/apo.json", json.dumps({"suite": "triage"}))))
+
 # --- running a row --------------------------------------------------------------------------------------
 
 # Lines pytest wraps around an argparse error (a bad choice or type): usage, ini file, rootdir.
@@ -672,6 +916,7 @@ ARGPARSE_FRAME = re.compile(r"ERROR: usage: .*|\s+inifile: .*|\s+rootdir: .*")
 SECTION_HEADER = re.compile(r"_{3,} (\S.*\S) _{3,}")  # a collection error's or a failed test's
 SUITE_SUMMARY = re.compile(r"evals [^\s:]+: ")  # a suite's line in the terminal summary
 ARTIFACTS: dict[str, Path] = {}
+CASE_TOKEN = re.compile(r"token '[0-9a-f]{16}'")
 
 
 @dataclass
@@ -744,7 +989,7 @@ def subprocess_outcome(words: list[str], root: Path, env: dict[str, str], unpriv
 def run_row(row: Row, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Outcome:
     words = shlex.split(row.command)
     cwd = pytester.path
-    if words[:2] == ["cd", words[1]] and "&&" in words:
+    if words[0] == "cd" and "&&" in words:
         cwd = cwd / words[1]
         words = words[words.index("&&") + 1:]
     if row.how != "inprocess":
@@ -761,7 +1006,8 @@ def run_row(row: Row, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 
 def normalized(line: str, root: Path) -> str:
     # pytest run in process names itself pytest.main(); typed at a shell it is pytest.
-    return line.replace(f"{root}/", "").replace(str(root), "<project>").replace("pytest.main(): ", "pytest: ")
+    line = line.replace(f"{root}/", "").replace(str(root), "<project>").replace("pytest.main(): ", "pytest: ")
+    return CASE_TOKEN.sub("token '<token>'", line)  # a loopback URL's case token is new every run
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -827,7 +1073,9 @@ def test_a_bad_input_gets_its_exit_code_and_one_line(row: Row, pytester: pytest.
     after = snapshot(root)
     everything = outcome.out + outcome.err
     assert "Traceback" not in everything and "INTERNALERROR" not in everything, everything[-3000:]
-    assert (outcome.code, normalized(outcome.first, root)) == (row.code, row.first), everything[-3000:]
+    said = [normalized(line, root) for line in everything.splitlines()] if row.anywhere else []
+    first = row.first if row.first in said else normalized(outcome.first, root)
+    assert (outcome.code, first) == (row.code, row.first), everything[-3000:]
     assert elapsed < ROW_SECONDS
     assert not set(before) - set(after), f"lost: {sorted(set(before) - set(after))}"
     if row.code not in (0, 1):
@@ -846,24 +1094,36 @@ def listing() -> str:
     lines = [
         "# Bad input: what each gets",
         "",
-        "Generated by `tests/test_bad_input_table.py`, which runs every row on a fresh copy of a small project",
-        "(rooms, three tasks, a prompt) and checks the exit code and the first line of the message; do not edit.",
+        "Generated from `tests/test_bad_input_table.py`, which runs every row on a fresh copy of a small project",
+        "(rooms, three tasks, a prompt) and checks the exit code and the first line of the message, and that no",
+        "traceback is printed. Rows whose setup starts with \"plans:\" start from a second project instead: one",
+        "suite `plans` in test_plans.py with a FunctionModel double and two tasks. A line marked † is one the run",
+        "prints as it goes on (a warning, the gate's summary) rather than its first message.",
         "Exit codes: pytest's (1 tests failed, 2 interrupted by a collection error, 4 usage error); the audit, the",
         "merge and the simulator exit 2 on bad input (the audit 1 on a finding), export 1 (2 on a bad argument).",
+        "Do not edit: after changing a row, regenerate it with `python -m tests.test_bad_input_table`.",
         "",
         "| # | case | setup | command | exit | first line |",
         "|---|---|---|---|---|---|",
     ]
     for number, row in enumerate(ROWS, start=1):
         lines.append(f"| {number} | {cell(row.id)} | {cell(row.setup) or '—'} | `{cell(row.command)}` | {row.code} | "
-                     f"{cell(row.first)} |")
+                     f"{'† ' if row.anywhere else ''}{cell(row.first)} |")
     return "\n".join(lines) + "\n"
 
 
-def test_the_table_is_listed_in_reports():
-    text = listing()
-    # Written only when it changed: a plain `pytest` leaves a clean work tree.
-    if not LISTING.is_file() or LISTING.read_text(encoding="utf-8") != text:
-        write_text_atomic(LISTING, text)
-    assert LISTING.read_text(encoding="utf-8") == text
-    assert "[reports/bad-input.md](reports/bad-input.md)" in (REPO / "README.md").read_text(encoding="utf-8")
+REGENERATE = "python -m tests.test_bad_input_table"
+
+
+def test_the_listing_in_reports_matches_the_table():
+    # Compared, never written: a test run leaves the work tree as it was, and a stale listing is caught.
+    committed = LISTING.read_text(encoding="utf-8") if LISTING.is_file() else ""
+    assert committed == listing(), f"reports/bad-input.md differs from the table's rows; regenerate it with: {REGENERATE}"
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    assert any("reports/bad-input.md)" in page.read_text(encoding="utf-8") for page in pages), "no page links the table"
+
+
+if __name__ == "__main__":
+    # The one way reports/bad-input.md is written: run from the repository root after changing a row.
+    write_text_atomic(LISTING, listing())
+    print(f"{LISTING.relative_to(REPO)}: {len(ROWS)} rows")

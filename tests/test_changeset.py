@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from replaygate.core import changeset as changeset_module
 from replaygate.core.changeset import JOURNAL, STAGING, Changeset, recover
 
 
@@ -93,3 +94,16 @@ def test_a_session_killed_in_the_middle_of_staging_is_rolled_back(tmp_path):
     assert subprocess.run([sys.executable, "-c", code, str(tmp_path)]).returncode == 9
     assert (tmp_path / STAGING).is_dir()
     assert len(recover(tmp_path)) == 1 and tree(tmp_path) == old and not (tmp_path / STAGING).exists()
+
+
+def test_the_switch_passes_its_fault_injection_point_after_the_first_move(tmp_path, monkeypatch):
+    """The hook tests/interrupt_pause.py installs sees the switch begun: one file moved, the journal still there."""
+    project(tmp_path)
+    changes = staged_changes(tmp_path)
+    seen = []
+    monkeypatch.setattr(changeset_module, "CHECKPOINT_HOOKS",
+                        [lambda name: seen.append((name, (changes.folder / JOURNAL).is_file(), tree(tmp_path)))])
+    changes.commit()
+    [(name, journaled, files)] = seen
+    assert name == "switch" and journaled
+    assert sum(files.get(target) == text for target, text in NEW.items()) == 1

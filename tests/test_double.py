@@ -244,14 +244,15 @@ def test_body_that_is_not_json_is_a_400():
             assert response.json()["error"]["type"] == "invalid_request_error"
 
 
-def test_streaming_is_refused_as_a_bad_request():
+def test_streaming_is_served_and_reads_as_the_unstreamed_answer():
+    # More in tests/test_streaming.py: both APIs, sync and async, the .stream() helpers, delays.
     client = sync_client(FunctionModel(Weather()))
-    with pytest.raises(openai.BadRequestError) as chat:
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
-    with pytest.raises(openai.BadRequestError) as responses:
-        client.responses.create(model="m", input="hi", stream=True)
-    for caught in (chat, responses):
-        assert "streaming is not supported by the function test double" in one_line(caught.value)
+    chunks = list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True))
+    (call,) = [c for chunk in chunks for c in chunk.choices[0].delta.tool_calls or [] if c.function.name]
+    assert call.function.name == "get_weather" and chunks[-1].choices[0].finish_reason == "tool_calls"
+    events = list(client.responses.create(model="m", input="hi", stream=True))
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output[0].arguments == client.responses.create(model="m", input="hi").output[0].arguments
 
 
 def test_unknown_path_is_not_found():

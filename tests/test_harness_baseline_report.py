@@ -10,7 +10,7 @@ import pytest
 
 from replaygate.results.baseline import (FORMAT, BaselineCase, BaselineError, load_baseline, updated_baseline,
                                          updated_suite, write_baseline)
-from replaygate.core.evaluation import RunInfo
+from replaygate.run.evaluation import RunInfo
 from replaygate.results.gate import GateSettings, compare_to_baseline
 from replaygate.results.outcome import task_outcomes
 from replaygate.llm.pricing import load_prices
@@ -18,7 +18,7 @@ from replaygate.results.record import CaseRecord, record_case
 from replaygate.results.report import SIMULATOR_NOTE, render_scores, write_report
 from replaygate.results.results import RunResults, SuiteResults, merge_results
 from replaygate.core.rollout import Rollout, Usage
-from replaygate.core.runner import CaseResult
+from replaygate.run.runner import CaseResult
 from replaygate.core.score import Score
 from replaygate.cassettes.secrets import SecretLeakError
 
@@ -126,8 +126,8 @@ def test_updated_suite_replaces_cases_that_ran_and_keeps_the_others(tmp_path):
         "cases": {
             "kept": {"score": 0.9, "passed": True},
             "missed": {"score": 1, "passed": True},  # kept as it was written
-            "new": {"score": 0.3, "passed": False, "graders": {"exact_choice": 0.3}},
-            "rerun": {"score": 0.95, "passed": True, "graders": {"exact_choice": 0.95}},
+            "new": {"score": 0.3, "passed": False, "graders": {"exact_choice": 0.3}, "answer": "R-1"},
+            "rerun": {"score": 0.95, "passed": True, "graders": {"exact_choice": 0.95}, "answer": "R-1"},
         },
     }
     assert list(entry["cases"]) == sorted(entry["cases"])
@@ -137,7 +137,7 @@ def test_updated_suite_keeps_repeats_and_the_k_of_n_verdict(tmp_path):
     records = [result("a", 1.0), result("a", 0.0, repeat=1), result("a", 1.0, repeat=2)]
     strict = suite_entry(records)
     assert strict["cases"]["a"] == {"score": 0.6667, "passed": False, "scores": [1.0, 0.0, 1.0],
-                                    "graders": {"exact_choice": 0.6667}}
+                                    "graders": {"exact_choice": 0.6667}, "answers": ["R-1", "R-1", "R-1"]}
     lenient = suite_entry(records, min_passes=2)
     assert lenient["cases"]["a"]["passed"] is True
     write_baseline(tmp_path / "b.json", updated_baseline(None, {"rooms": strict}))

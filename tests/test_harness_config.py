@@ -182,10 +182,10 @@ def test_graders_error_says_what_is_wrong():
         load_config(None, {"graders.judge": "-0.5"})
 
 
-def test_error_without_a_file_names_the_table():
+def test_error_without_a_file_names_the_code_that_set_it():
     with pytest.raises(ConfigError) as info:
         load_config(None, suite="s", code={"max_turns": 0})
-    assert str(info.value).startswith("[tool.replaygate]: [tool.replaygate] max_turns: ")
+    assert str(info.value).startswith("Suite('s', max_turns=0) in code: max_turns: ")
 
 
 def test_invalid_toml_names_the_file(tmp_path):

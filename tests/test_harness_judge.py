@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from replaygate.core.errors import InputError
-from replaygate.llm.judge import JUDGE_SCHEMA, MAX_REASON, LLMJudge
+from replaygate.graders import Judge
+from replaygate.llm.judge_model import JUDGE_SCHEMA, MAX_REASON, LLMJudge, read_verdict
 from replaygate.core.prompt import PromptFileError, PromptTemplate
 from replaygate.core.rollout import Rollout
 from replaygate.core.score import Score, composite, grade
@@ -133,7 +134,7 @@ def test_failed_or_empty_rollout_scores_zero_without_calling_the_judge():
 def test_judge_without_a_valid_verdict_scores_zero_with_a_reason(content):
     score, _ = judge_with(content_reply(content), answered("R-101"))
     assert score.value == 0.0
-    assert "no valid JSON verdict" in score.reason
+    assert score.reason.startswith("judge answer unreadable: ")
     assert len(score.reason) <= MAX_REASON
 
 
@@ -167,7 +168,7 @@ def test_unreadable_judge_answers_are_asked_again_then_score_zero_without_raisin
     )
     rollout = answered("R-101")
     score, recorder = judge_with(gateway_page, rollout)
-    assert score == Score(0.0, "judge call failed: its answer could not be read")
+    assert score.value == 0.0 and score.reason.startswith("judge answer unreadable: ")
     assert rollout.retries == 2  # asked three times in all, each re-ask counted
 
 
@@ -175,6 +176,39 @@ def test_judge_template_may_only_use_output_and_expected():
     bad = PromptTemplate(path=Path("judge.md"), text="Output {output}, expected {expected}, room {room}")
     with pytest.raises(PromptFileError, match=r"judge\.md:1: placeholder \{room\}"):
         LLMJudge(None, "m", bad, lambda t, r: {})  # type: ignore[arg-type]
+
+
+# --- One reader for both judges -----------------------------------------------------------------------
+
+
+def rubric_judge_with(inner: httpx2.AsyncBaseTransport, rollout: Rollout):
+    async def go():
+        async with httpx2.AsyncClient(transport=inner) as http:
+            client = openai.AsyncOpenAI(api_key="k", base_url="http://judge.invalid/v1", http_client=http, max_retries=0)
+            return await Judge("the right room").bind(client, MODEL_NAME)(TASK, rollout)
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("content", ["Looks right to me!", '{"score": null, "reason": "x"}', '{"score": 0.5, "reason": 7}'])
+def test_both_judges_read_an_unreadable_verdict_alike(content):
+    agent_lightning, _ = judge_with(content_reply(content), answered("R-101"))
+    rubric = rubric_judge_with(content_reply(content), answered("R-101"))
+    assert agent_lightning == rubric == read_verdict(content, MAX_REASON)
+    assert rubric.value == 0.0 and rubric.reason.startswith("judge answer unreadable: ")
+
+
+@given(st.floats(min_value=0.0, max_value=1.0), st.text(max_size=150))
+def test_a_verdict_in_range_reads_the_same_clamped_or_not(value, reason):
+    content = json.dumps({"score": value, "reason": reason})
+    assert read_verdict(content, MAX_REASON, clamp=True) == read_verdict(content, MAX_REASON)
+
+
+@given(st.one_of(st.floats(min_value=1.0, exclude_min=True), st.floats(max_value=0.0, exclude_max=True)))
+def test_out_of_range_is_clamped_for_agent_lightning_and_unreadable_for_a_rubric(value):
+    content = json.dumps({"score": value, "reason": "r"})
+    assert read_verdict(content, MAX_REASON, clamp=True) == Score(1.0 if value > 1 else 0.0, "r")
+    assert read_verdict(content, MAX_REASON).reason.startswith("judge answer unreadable: score")
 
 
 # --- Score and composite -----------------------------------------------------------------------------

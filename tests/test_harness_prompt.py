@@ -32,6 +32,19 @@ def test_double_braces_are_literal_braces_and_not_placeholders():
     assert t.render({"name": "Ada"})[0]["content"] == "Write {name} literally, then Ada."
 
 
+def test_double_braces_are_unescaped_the_same_way_in_every_section_whatever_they_hold():
+    text = '[system]\nAnswer as {{"unit": "km"}}.\n[user]\nConvert {amount}: {{"unit": "km"}} and {{{amount}}}\n'
+    system, user = template(text).render({"amount": "3"})
+    assert system["content"] == 'Answer as {"unit": "km"}.'
+    assert user["content"] == 'Convert 3: {"unit": "km"} and {3}'
+
+
+def test_a_json_example_s_own_closing_braces_are_no_escape():
+    t = template('Return {"a": {"b": {x}}} or {{"a": {{"b": 1}}}}.')
+    assert t.placeholders == ["x"]
+    assert t.render({"x": "1"})[0]["content"] == 'Return {"a": {"b": 1}} or {"a": {"b": 1}}.'
+
+
 def test_json_examples_are_left_alone():
     text = 'Return JSON: {"score": <0..1>, "reason": "<brief>"} for {output}. Also {not a name} and {1x} and {}.'
     t = template(text)

@@ -14,10 +14,10 @@ from replaygate.llm.backend import REPLAY_BASE_URL, SIM_BASE_URL, Backend, resol
 from replaygate.cassettes.cassette import CassetteMiss
 from replaygate.core.config import load_config
 from replaygate.core.errors import InputError
-from replaygate.core.evaluation import Evaluation
+from replaygate.run.evaluation import Evaluation
 from replaygate.core.prompt import PromptFileError
 from replaygate.core.rollout import Rollout
-from replaygate.core.runner import CaseResult, evaluate, run_case
+from replaygate.run.runner import CaseResult, evaluate, run_case
 from replaygate.core.score import Score
 from replaygate.cassettes.secrets import SecretLeakError
 from replaygate.core.task import Task

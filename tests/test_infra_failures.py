@@ -62,7 +62,8 @@ def answering(status: int, message: str = "nope", code: str | None = None):
 
 
 @pytest.mark.parametrize("status, kind", [
-    (400, "api"), (413, "api"), (422, "api"),  # about the request the solver sent: scored 0, as before
+    # About the request the solver sent: the model's answer, scored 0 as before, and recorded so the case replays.
+    (400, "rejected"), (413, "rejected"), (422, "rejected"),
     (401, "infra"), (403, "infra"), (404, "infra"), (405, "infra"), (407, "infra"),  # wrong key, model or URL
     (408, "infra"), (409, "infra"), (429, "infra"), (500, "infra"), (502, "infra"), (503, "infra"),  # retries spent
 ])
@@ -348,7 +349,7 @@ def test_no_model_answering_fails_the_run_in_seconds_with_one_line(runs, scenari
     # The session says it once: URL, what failed, and what to set; the gate does not pass silently.
     summary = [line for line in run.lines if line.startswith("evals: FAILED: ")]
     assert len(summary) == 1 and all(part in summary[0] for part in INFRA[scenario]), summary
-    assert "gate passed" not in run.out and "gate not run: no model answered any of its 2 cases" in run.out
+    assert "gate passed" not in run.out and "gate not run: every one of its 2 cases errored (no score to compare)" in run.out
     assert "errors            | 2 (infra: 2)" in (run.reports / "scores.md").read_text(encoding="utf-8")
 
 

@@ -1,8 +1,9 @@
 """Interrupting a run leaves every file valid: a recording old or new per file, `--optimize` the old set or the new one.
 
-The optimize tests pause the session at a named point (REPLAYGATE_PAUSE_AT, announced on stdout),
-signal it there, and compare every file with the project before and after an uninterrupted
-`pytest --optimize`; then a plain `pytest` finishes or drops what a killed session left, and replays green.
+The optimize tests pause the session at a named step (the plugin tests/interrupt_pause.py hooks the harness's
+fault-injection point and announces the pause on stdout), signal it there, and compare every file with the
+project before and after an uninterrupted `pytest --optimize`; then a plain `pytest` finishes or drops what a
+killed session left, and replays green.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import pytest
 from evals.bench.project import REPO, clean_env, committed_task_lines, pytest_command, scaffold
 from evals.sim.server import serve
 from replaygate.cassettes.cassette_format import ReadableJsonSerializer
-from replaygate.core.changeset import PAUSE_ENV, STAGING
+from replaygate.core.changeset import STAGING
 
 TASK_COUNT = 24
 # The weak prompt the repo started from, fixed: `pytest --optimize` may rewrite prompts/room_selector.md.
 WEAK_PROMPT = REPO / "tests/data/al_baseline_prompt.md"
 # Run metadata (times, latencies) differs between any two runs; these files are compared as changed or not.
-VOLATILE = ("reports/scores.md", "reports/scores.json")
+VOLATILE = ("reports/scores.md", "reports/scores.json", "reports/index.html")
 # Two beam rounds find a prompt the gate accepts, in about half the time of the default five.
 OPTIMIZE = ("--optimize", "--llm=sim", "--set", "optimize.apo.beam_rounds=2")
 # Half the committed tasks: a holdout large enough for the gate to accept the better prompt, and every
@@ -228,8 +229,8 @@ class Interruption:
 
 
 def interrupt_then_replay(root: Path, point: str, sig: int) -> Interruption:
-    code, output = run_until(root, f"replaygate: paused at {point}", "-s", *OPTIMIZE, env={**clean_env(), PAUSE_ENV: point},
-                             sig=sig)
+    code, output = run_until(root, f"replaygate: paused at {point}", "-s", "-p", "tests.interrupt_pause",
+                             f"--pause-at={point}", *OPTIMIZE, env=clean_env(), sig=sig)
     after, left = files(root), leftovers(root)
     replay = subprocess.run(pytest_command(), cwd=root, env=clean_env(), capture_output=True, text=True)
     return Interruption(code, output, after, left, replay, files(root), leftovers(root))

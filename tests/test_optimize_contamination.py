@@ -15,11 +15,11 @@ from evals.bench.project import REPO, committed_task_lines, scaffold
 from evals.rooms.suite import room_suite
 from evals.sim import SimTransport
 from replaygate.core.config import load_config
-from replaygate.core.evaluation import RunInfo
+from replaygate.run.evaluation import RunInfo
 from replaygate.core.task import SPLITS, Task
 from replaygate.llm.backend import resolve_backend
 from replaygate.optimize.candidate import Candidate
-from replaygate.optimize.gate import held_out_leaks, write_back_decision
+from replaygate.optimize.writeback import held_out_leaks, write_back_decision
 from replaygate.optimize.operators import EXAMPLE_LEAD
 from replaygate.optimize.run import optimize
 from replaygate.optimize.search import Search
@@ -146,7 +146,8 @@ def test_splits_are_stable_under_reordering(ids, rng, salt):
 def test_the_search_seed_never_moves_a_task_and_a_task_s_own_split_wins(ids, seed_a, seed_b, data):
     own = {i: data.draw(st.sampled_from((None, *SPLITS))) for i in ids}
     tasks = [Task(i, {"x": 1}, "A", split=own[i]) for i in ids]
-    tasks += [Task(f"{s}-pinned", {"x": 1}, "A", split=s) for s in ("validation", "holdout")]  # never empty
+    # Never empty, and a holdout the gate could pass on (5 tasks at alpha 0.05), else the search refuses to start.
+    tasks += [Task(f"{s}-pinned-{k}", {"x": 1}, "A", split=s) for s in ("validation", "holdout") for k in range(5)]
 
     def splits(seed):
         return Search(OptimizeSettings(seed=seed), None, None, tasks, Candidate("Q {x}"), ("x",)).splits
@@ -199,7 +200,7 @@ def test_a_live_prompt_that_shows_a_holdout_task_is_refused_before_anything_is_s
 
 @pytest.mark.parametrize("strategy, knobs", [
     ("apo", {"budget": 150, "apo": {"beam_rounds": 1}}),
-    ("evo", {"budget": 150, "min_gain": 0.5, "evo": {"generations": 2, "llm_operators": False}}),
+    ("evo", {"budget": 150, "min_gain": 0.5, "evo": {"generations": 2, "llm_operators": False, "operators": ["add_constraint"]}}),
 ])
 def test_the_gate_s_verdict_recomputes_from_the_optimization_json_alone(tmp_path, strategy, knobs):
     run = run_optimize(project(tmp_path), strategy=strategy, **knobs)
@@ -295,7 +296,7 @@ def test_two_chained_evo_runs_show_no_held_out_task_to_the_optimizer_and_the_rep
     documents = []
     for seed in (3, 5):
         pytest_run(*evo, f"--optimize-seed={seed}")
-        documents.append(json.loads((root / "reports/optimization/evo.json").read_text(encoding="utf-8")))
+        documents.append(json.loads((root / "reports/optimization/room_selector/evo.json").read_text(encoding="utf-8")))
     sent = optimizer_texts(requests_seen)
     assert sum("## Critique" in text for text in sent) >= 3  # mutation requests went out
 

@@ -9,8 +9,8 @@ from hypothesis import given, strategies as st
 from replaygate.core.task import SPLITS, Task
 from replaygate.optimize.cache import EvaluationCache, cache_key
 from replaygate.optimize.lint import lint_candidate, normalized
-from replaygate.optimize.outcome import Outcome
-from replaygate.optimize.split import assign_splits, split_of
+from replaygate.optimize.rollout_outcome import Outcome
+from replaygate.optimize.split import assign_splits, split_sizes
 
 RATIOS = {"train": 0.4, "validation": 0.3, "holdout": 0.3}
 ids = st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=60, unique=True)
@@ -20,11 +20,25 @@ def tasks_of(names, split=None):
     return [Task(id=name, input={"x": 1}, expected="A", split=split) for name in names]
 
 
+def placed(splits):
+    return {t.id: s for s, ts in splits.items() for t in ts}
+
+
 @given(ids, ids)
-def test_adding_tasks_never_moves_existing_ones(first, more):
-    before = {t.id: s for s, ts in assign_splits(tasks_of(first), RATIOS).items() for t in ts}
-    after = {t.id: s for s, ts in assign_splits(tasks_of(first + [m for m in more if m not in first]), RATIOS).items() for t in ts}
-    assert all(after[name] == split for name, split in before.items())
+def test_adding_k_tasks_moves_at_most_k_existing_ones_across_each_cut(first, more):
+    added = [m for m in more if m not in first]
+    before = placed(assign_splits(tasks_of(first), RATIOS))
+    after = placed(assign_splits(tasks_of(first + added), RATIOS))
+    assert sum(after[name] != split for name, split in before.items()) <= 2 * len(added)
+
+
+@given(st.integers(0, 500), st.lists(st.floats(0.01, 10), min_size=3, max_size=3))
+def test_split_sizes_are_the_proportions_rounded_and_add_up(count, weights):
+    ratios = dict(zip(SPLITS, weights))
+    sizes = split_sizes(count, ratios)
+    assert sum(sizes.values()) == count
+    for name in SPLITS:
+        assert abs(sizes[name] - count * ratios[name] / sum(weights)) < 1 + 1e-9
 
 
 @given(ids, st.sampled_from(SPLITS))
@@ -36,11 +50,10 @@ def test_every_task_lands_in_one_split_and_an_explicit_split_wins(names, forced)
     assert tasks[0] in splits[forced]
 
 
-def test_ratios_shape_the_split_sizes():
-    counts = {s: 0 for s in SPLITS}
-    for index in range(3000):
-        counts[split_of(f"task-{index}", RATIOS)] += 1
-    assert 1080 < counts["train"] < 1320 and 780 < counts["holdout"] < 1020
+def test_a_small_suite_splits_in_its_exact_proportions():
+    """24 tasks at 50/25/25 are 12/6/6 (a threshold per task's hash gave 14/7/3)."""
+    splits = assign_splits(tasks_of([f"t{i:02d}" for i in range(24)]), {"train": 0.5, "validation": 0.25, "holdout": 0.25})
+    assert {name: len(tasks) for name, tasks in splits.items()} == {"train": 12, "validation": 6, "holdout": 6}
 
 
 REQUIRED = ("date", "time", "needs")

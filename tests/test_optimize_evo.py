@@ -21,7 +21,7 @@ from replaygate.optimize.operators import (
     HEURISTIC, Example, Lesson, add_constraint, add_example, literal, mine_lessons, placeholders, simplify,
     train_examples,
 )
-from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.rollout_outcome import Outcome
 from replaygate.optimize.run import optimize
 from replaygate.optimize.selection import fitness, pareto_front, pick_parent, task_wins
 from replaygate.optimize.settings import load_settings
@@ -216,3 +216,11 @@ def test_the_same_seed_gives_the_same_prompt_and_a_warm_cache_costs_nothing(heur
     warm = evo_run(again, llm_operators=False, operators=HEURISTIC_ONLY)
     assert warm.document["best"]["text"] == run.document["best"]["text"]
     assert warm.document["budget"]["paid"] == 0
+
+
+def test_evo_defaults_to_reflection_and_merge_only_as_the_docs_say():
+    from replaygate.optimize.settings import EvoSettings
+
+    # docs/optimization.md: add_constraint and the other heuristic operators are opt-in via `operators`.
+    assert EvoSettings().operators == ("reflect", "crossover")
+    assert "add_constraint" in EvoSettings(operators=["reflect", "add_constraint"]).operators

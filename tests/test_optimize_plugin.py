@@ -44,7 +44,7 @@ def test_optimize_writes_back_records_and_the_next_plain_run_replays_green(pytes
     cassettes = sorted((root / "cassettes/room_selector/sim-standin-1").glob("*.r0.json"))
     assert len(cassettes) == 81 and len(baseline["cases"]) == 81
     assert any(p.name.endswith(".md") for p in (root / "prompts/history/prompt").iterdir())
-    assert "Simulator, not a real model" in (root / "reports/optimization.md").read_text()
+    assert "Simulator, not a real model" in (root / "reports/optimization/room_selector.md").read_text()  # per suite
 
     replay = run(pytester)  # no --llm: replay only; a request without a cassette would fail its case
     assert replay.ret == 0, replay.stdout.str()

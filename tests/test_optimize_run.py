@@ -90,6 +90,8 @@ def test_the_search_spends_within_budget_never_twice_and_reports_progress(first)
     assert holdout["exact_choice"] - doc["incumbent"]["splits"]["holdout"]["exact_choice"] >= 0.3
     text = (root / "reports/optimization.md").read_text(encoding="utf-8")
     assert "Simulator, not a real model" in text and "```mermaid" in text and "```diff" in text
+    # The stand-in is named as what it is, the suite's own double, not a label of the harness's.
+    assert "were simulator (evals.sim, in-process; not a real model), the suite's offline stand-in" in text
     assert json.loads((root / "reports/optimization/apo.json").read_text())["best"]["version"] == doc["best"]["version"]
 
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SECTION = "## Use it in your own project"
+SECTION = "## Your first suite"
 # A file's block in that section follows a line naming it in backticks, like "`pyproject.toml`:".
 FILE_BLOCK = re.compile(r"^`(?P<path>[^`\s]+)`[^\n]*:\n+```[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
 README_FILES = ("pyproject.toml", "evals/tickets.jsonl", "prompts/triage.md", "evals/test_triage.py")

@@ -18,7 +18,7 @@ import pytest
 
 # Imported here so the plugin's modules stay loaded across in-process runs (pytester would
 # otherwise re-import openai & co. for every run).
-import replaygate.plugin.suite  # noqa: F401
+import replaygate.plugin.cases  # noqa: F401
 from replaygate.core.prompt import PromptTemplate
 from replaygate.results.report import SIMULATOR_NOTE
 from evals.rooms.oracle import choose
@@ -213,7 +213,7 @@ def test_each_task_is_its_own_test_and_the_report_has_a_row_per_task(project):
     outcomes = project.outcomes(result)
     assert set(outcomes) == set(IDS)
     assert set(outcomes.values()) <= {"PASSED", "FAILED"}
-    result.stdout.fnmatch_lines(["evals: each suite's offline test double (in-process; not a real model), record mode none, *"])
+    result.stdout.fnmatch_lines(["evals: each suite's offline test double (in-process; not a real model), record mode none*"])
     result.stdout.fnmatch_lines([f"evals room_selector: {len(IDS)} cases (live), * passed, mean score * -> out/scores.md"])
 
     text = project.report.read_text(encoding="utf-8")
@@ -226,7 +226,7 @@ def test_each_task_is_its_own_test_and_the_report_has_a_row_per_task(project):
         assert cells[5] == ("pass" if outcomes[tid] == "PASSED" else "FAIL")
     # Live runs use no cassettes; nothing is written besides the report.
     assert not (project.path / "recorded").exists()
-    assert sorted(p.name for p in (project.path / "out").iterdir()) == ["scores.json", "scores.md"]
+    assert sorted(p.name for p in (project.path / "out").iterdir()) == ["index.html", "scores.json", "scores.md"]
 
 
 def test_a_selected_subset_runs_only_its_cases(project):
@@ -258,7 +258,7 @@ def test_record_writes_one_cassette_per_case_and_replay_repeats_the_outcomes(pro
 
     calls = forbid_models()  # from here on, reaching the simulator or the network fails the case
     replayed = project.run()
-    replayed.stdout.fnmatch_lines(["evals: replay of recorded cassettes (offline*), record mode none, *"])
+    replayed.stdout.fnmatch_lines(["evals: replay of recorded cassettes (offline*), record mode none*"])
     assert project.outcomes(replayed) == record_outcomes
     assert calls == []
     assert project.cases_section() == record_cases  # same choices, scores and reasons
@@ -758,7 +758,7 @@ def test_switch_to_recording_reloads_a_rewritten_prompt(project):
     project.write("conftest.py", '' + '''
 import pytest
 from pathlib import Path
-from replaygate.plugin.suite import STATE
+from replaygate.plugin.cases import STATE
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session):

@@ -66,6 +66,9 @@ def test_xdist_and_merged_shards_match_the_serial_run(tmp_path: Path):
     assert outcomes(parallel.stdout) == outcomes(serial.stdout)
     assert sum(outcomes(serial.stdout).values()) == 16
     assert (parallel_root / "reports/scores.md").read_bytes() == serial_report
+    # The report page too: only the controller writes it, from the same records and cassettes.
+    serial_page = (serial_root / "reports/index.html").read_bytes()
+    assert (parallel_root / "reports/index.html").read_bytes() == serial_page
     assert gate_numbers(parallel_root) == serial_gate
 
     for index in (1, 2):
@@ -80,6 +83,7 @@ def test_xdist_and_merged_shards_match_the_serial_run(tmp_path: Path):
     assert merged.returncode == 1, merged.stdout + merged.stderr
     assert "gate FAILED" in merged.stdout
     assert (merged_root / "reports/scores.md").read_bytes() == serial_report
+    assert (merged_root / "reports/index.html").read_bytes() == serial_page
     assert gate_numbers(merged_root) == serial_gate
 
     # Shards that leave one out, or overlap, are refused with one line.

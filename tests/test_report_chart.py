@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evals.bench.optimize import trajectories
-from replaygate.optimize.report import (grid_step, render_optimization, run_label, task_set, trajectory_chart,
+from replaygate.optimize.summary import (grid_step, render_optimization, run_label, task_set, trajectory_chart,
                                         trajectory_charts)
 from replaygate.results.charts import BACKGROUNDS, MIN_CONTRAST, PALETTE, contrast
 from replaygate.results.report import BINS, distribution_legend, mermaid_distribution, score_histogram

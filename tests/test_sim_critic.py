@@ -9,9 +9,9 @@ import pytest
 
 from replaygate.llm.backend import resolve_backend
 from replaygate.core.config import load_config
-from replaygate.core.evaluation import Evaluation
+from replaygate.run.evaluation import Evaluation
 from replaygate.core.prompt import load_prompt
-from replaygate.optimize.trace import render_traces, trace_body
+from replaygate.optimize.critic_traces import render_traces, trace_body
 from evals.rooms.suite import room_suite
 from evals.sim import MODEL_NAME, respond, SimTransport
 from evals.sim.critic import critique, max_issues

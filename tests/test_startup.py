@@ -52,7 +52,7 @@ def recorded(tmp_path_factory) -> Path:
 def test_collecting_a_suite_loads_no_sdk_optimizer_report_or_hypothesis(recorded):
     modules = modules_after(recorded, "--collect-only")
     assert loaded(modules, SDK + DEFERRED) == []
-    assert "replaygate.plugin.suite" in modules  # the plugin itself did load
+    assert "replaygate.plugin.cases" in modules  # the plugin itself did load
 
 
 def test_a_plain_replay_loads_the_sdk_but_no_optimizer_and_no_hypothesis(recorded):

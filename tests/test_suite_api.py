@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from replaygate import FunctionModel, InputError, Prompt, Reply, Suite, Task, ToolCall, graders
 from replaygate.core.config import load_config
-from replaygate.core.evaluation import Evaluation
+from replaygate.run.evaluation import Evaluation
 from replaygate.llm.backend import REPLAY_BASE_URL, SIM_BASE_URL, Backend
 
 TOOL_CHAT = {"type": "function", "function": {"name": "lookup", "description": "a customer's plan",
@@ -167,11 +167,14 @@ def test_a_suite_without_a_double_is_refused_under_sim_by_name(project):
         run(project, suite(chat_solver).replace(double=None), SIM)
 
 
-def test_a_failing_double_is_an_api_error_of_the_case_not_a_crash(project):
+@pytest.mark.parametrize("solver", [chat_solver, responses_solver], ids=["async-chat", "sync-responses"])
+def test_a_failing_double_fails_the_case_with_the_user_s_own_exception_never_as_infrastructure(project, solver):
     def broken(request):
         raise KeyError("plan")
 
-    _, results = run(project, suite(chat_solver).replace(double=FunctionModel(broken)), SIM)
-    # The double's exception reaches the SDK as a 500: past the retries, no model answered the case.
-    assert all(r.failure is None and r.rollout.error_kind == "infra" for r in results)
-    assert "broken" in results[0].rollout.error and results[0].value == 0.0
+    from replaygate.core.errors import raised_at
+
+    _, results = run(project, suite(solver).replace(double=FunctionModel(broken)), SIM)
+    # The SDK saw a 500, but the bug is the double's: the case fails with it, pointing at the user's line.
+    assert all(isinstance(r.failure, KeyError) and r.rollout is None for r in results)
+    assert raised_at(results[0].failure).startswith("KeyError: 'plan' at ") and "(in broken)" in raised_at(results[0].failure)

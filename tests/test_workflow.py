@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -65,13 +67,21 @@ def small_repo(root: Path) -> None:
 
 
 def local(command: str, matrix_shard: int | None = None) -> str | None:
-    """The command as it runs here: the matrix filled in, `pip install` skipped (this interpreter has the package)."""
+    """The command as it runs here: the matrix filled in, `pip install` skipped (this interpreter has the package),
+    and `python` this interpreter, not whichever `python` PATH finds (none, when the venv is not activated)."""
     if command.strip() == "pip install -e .":
         return None
     if matrix_shard is not None:
         command = command.replace("${{ matrix.shard }}", str(matrix_shard))
     assert "${{" not in command, f"a GitHub expression this test does not fill in: {command}"
-    return command
+    return re.sub(r"(?<![\w./-])python(?= )", shlex.quote(sys.executable).replace("\\", "\\\\"), command)
+
+
+def without_venv(env: dict[str, str]) -> dict[str, str]:
+    """The environment of a shell where this venv is not activated: its bin/ is off PATH."""
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+    return {**{k: v for k, v in env.items() if k != "VIRTUAL_ENV"}, "PATH": path}
 
 
 def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -82,7 +92,7 @@ def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedP
 
 def test_every_workflow_command_runs_locally_and_the_gate_uses_the_base_branch_baseline(tmp_path: Path):
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
-    origin, work, bin_dir = tmp_path / "origin", tmp_path / "work", tmp_path / "bin"
+    origin, work = tmp_path / "origin", tmp_path / "work"
     origin.mkdir()
     small_repo(origin)
     git(origin, "init", "-q", "-b", "main")
@@ -96,13 +106,9 @@ def test_every_workflow_command_runs_locally_and_the_gate_uses_the_base_branch_b
         case["score"] = 0.0
     (work / "reports/baseline.json").write_text(json.dumps(own), encoding="utf-8")
 
-    bin_dir.mkdir()
-    # `python` in the commands is this interpreter (a wrapper, not a link: a venv is found from the path it runs as).
-    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
-    (bin_dir / "python").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "PYTEST_"))}
-    env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", GITHUB_BASE_REF="main",
-               GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), RUNNER_TEMP=str(tmp_path))
+    env.update(GITHUB_BASE_REF="main", GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), RUNNER_TEMP=str(tmp_path))
+    env = without_venv(env)
 
     # The matrix jobs run side by side, as on GitHub.
     commands = [c for shard in (1, 2) for c in map(lambda c: local(c, shard), run_commands(workflow, "shard")) if c]
@@ -140,11 +146,11 @@ def test_without_a_baseline_on_the_base_branch_the_merge_says_so_and_passes(tmp_
     git(origin, "add", ".")
     git(origin, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
     git(tmp_path, "clone", "-q", str(origin), str(work))
-    env = {**os.environ, "GITHUB_BASE_REF": "main", "RUNNER_TEMP": str(tmp_path)}
+    env = without_venv({**os.environ, "GITHUB_BASE_REF": "main", "RUNNER_TEMP": str(tmp_path)})
     env.pop("GITHUB_STEP_SUMMARY", None)
     assert shell(fetch, work, env).returncode == 0
     assert not (tmp_path / "base-baseline.json").exists()
-    assert "git show" in fetch and "python -m replaygate.results.shards merge" in merge
+    assert "git show" in fetch and f"{shlex.quote(sys.executable)} -m replaygate.results.shards merge" in merge
     # The merge opts in to a missing baseline: here it gets past the baseline and stops at the (absent) shards.
     assert "--baseline-optional" in merge
     merged = shell(merge, work, env)

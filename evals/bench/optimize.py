@@ -30,7 +30,7 @@ from evals.bench.project import REPO, clean_env
 from evals.rooms.offices import tie_style
 from evals.rooms.world import load_world
 from replaygate.core.atomic import write_text_atomic
-from replaygate.optimize.report import render_optimization, run_label, trajectory_charts
+from replaygate.optimize.summary import render_optimization, run_label, trajectory_charts
 from replaygate.results.charts import init_directive, legend, mermaid_label
 
 IGNORED = shutil.ignore_patterns(".git", ".evals", "__pycache__", ".hypothesis", ".venv", "*.egg-info", ".pytest_cache")

@@ -16,7 +16,7 @@ from pathlib import Path
 from evals.bench.project import REPO, clean_env, committed_task_lines, pytest_command, run, scaffold
 from replaygate.llm.backend import Backend, resolve_backend
 from replaygate.core.config import load_config
-from replaygate.core.evaluation import Evaluation
+from replaygate.run.evaluation import Evaluation
 from evals.sim import SimTransport
 from evals.rooms.suite import room_suite
 

@@ -1,7 +1,7 @@
 """Audit files for credentials before they are committed: `python -m replaygate.cassettes.audit [PATH ...]`.
 
 Scans every file under the given paths (default: the `cassettes` and `reports` folders of
-`[tool.replaygate]`) for OpenAI-style keys, bearer tokens (`Bearer ...` and JWT-shaped, as Entra ID
+`[tool.replaygate]`, the report page's embedded data decoded too) for OpenAI-style keys, bearer tokens (`Bearer ...` and JWT-shaped, as Entra ID
 issues), credential headers stored in cassettes, 32-hex keys given as header or query values, and
 the values of the `secret_env` variables.
 Prints `path:line: what (value hidden)` per hit, never the value; exits 1 on any hit.
@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from replaygate.core.config import load_config
 from replaygate.core.errors import InputError, OneLineParser, read_input
-from replaygate.cassettes.secrets import BEARER, JWT, MIN_SECRET_LENGTH
+from replaygate.cassettes.secrets import BEARER, JWT, secrets_from_env
 
 OPENAI_KEY = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")
 HEX_KEY = re.compile(r"(?:bearer\s+)?[0-9a-fA-F]{32}", re.IGNORECASE)
@@ -167,9 +167,46 @@ def scan_cassette(text: str, data: Mapping[str, Any]) -> Iterator[tuple[int, str
                     yield line, f"32-hex key in query {key!r}"
 
 
+# The JSON a report page embeds (`reports/index.html`): one long line of escaped text, so it is read as JSON too.
+EMBEDDED_JSON = re.compile(r'<script type="application/json"[^>]*>(.*?)</script>', re.DOTALL)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def scan_page(text: str, secrets: Sequence[tuple[str, str]]) -> Iterator[tuple[int, str]]:
+    """(line, what) for keys and tokens in a page's embedded JSON once decoded, where an escape (`\\u003c`, `\\"`)
+    could split one the line scan reads. Header and query shapes are a cassette's: its own scan covers them."""
+    for match in EMBEDDED_JSON.finditer(text):
+        line = _line_of(text, match.start(1))
+        try:
+            data = json.loads(match.group(1))
+        except (ValueError, RecursionError):
+            continue  # not JSON: its text was scanned line by line already
+        for value in _strings(data):
+            for what, pattern in (("OpenAI-style API key", OPENAI_KEY), ("Bearer token", BEARER),
+                                  ("JWT-shaped token (an Entra ID or other bearer token)", JWT)):
+                if pattern.search(value):
+                    yield line, f"{what} in the page's embedded data"
+            for name, secret in secrets:
+                if secret in value:
+                    yield line, f"value of ${name} in the page's embedded data"
+
+
 def scan_text(path: str, text: str, secrets: Sequence[tuple[str, str]]) -> list[Hit]:
     """Every hit in one file's text, sorted by line, each reported once."""
     found = set(scan_lines(text, secrets))
+    if "<script" in text:
+        found |= set(scan_page(text, secrets))
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -216,11 +253,6 @@ def audit_files(paths: Iterable[Path], secrets: Sequence[tuple[str, str]]) -> tu
     return hits, count
 
 
-def watched_secrets(names: Iterable[str], environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(name, value) of the secret variables that are set; shorter values would match ordinary text."""
-    return [(name, environ[name]) for name in names if len(environ.get(name, "")) >= MIN_SECRET_LENGTH]
-
-
 # ---- the command line ---------------------------------------------------------------------------
 
 
@@ -256,7 +288,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             paths = list(args.paths)
         else:
             paths = default_paths(args.pyproject, config)
-        hits, count = audit_files(paths, watched_secrets(config.secret_env, environ))
+        hits, count = audit_files(paths, secrets_from_env(config.secret_env, environ))
         if not count:
             # A clean verdict over no file would pass a CI job that audited nothing.
             shown = ", ".join(str(p) for p in paths)

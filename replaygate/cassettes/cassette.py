@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 from replaygate.cassettes.cassette_format import (REQUEST_HEADERS, AtomicPersister, ReadableJsonSerializer, clean_uri,
                                                   scrub_request, scrub_response)
 from replaygate.cassettes.cassette_match import MATCH_ON
-from replaygate.core.changeset import pause_point
+from replaygate.core.changeset import checkpoint
 from replaygate.core.errors import InputError
+from replaygate.llm.status import model_answer
+from replaygate.llm.stream import is_event_stream
+from replaygate.llm.tap import tapped
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 CASE_HEADER = "x-evals-case"
@@ -188,7 +191,7 @@ class CassetteLibrary:
         cassette._save()  # vcrpy's own save: honours the record mode's keep/drop rules
         path = self.path_for(key)
         self.saved.append(path)
-        pause_point("cassette")
+        checkpoint("cassette")
         return path
 
     def transport(self) -> "CassetteTransport":
@@ -196,7 +199,8 @@ class CassetteLibrary:
 
 
 class CassetteTransport(httpx2.AsyncBaseTransport):
-    """Plays a request from its case's cassette, or sends it on and records a 2xx answer."""
+    """Plays a request from its case's cassette, or sends it on and records the model's answer (a 2xx, or a 4xx about
+    the request)."""
 
     def __init__(self, library: CassetteLibrary):
         self.library = library
@@ -220,16 +224,23 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
         if cassette.can_play_response_for(vcr_request):
             response = _to_httpx(cassette.play_response(vcr_request), request)
             self.library.simulator_seen |= "x-simulator" in response.headers
+            if not self.library.record_errors:  # with it, an unreadable answer may be a recorded fault, kept on purpose
+                _check_played(response, self.library.path_for(key))
             return response
         if cassette.write_protected:
             raise self._miss(key, cassette, vcr_request)
 
         response = await self.library.inner.handle_async_request(request)
+        if 200 <= response.status_code < 300 and is_event_stream(response.headers.get("content-type", "")):
+            return self._tee(cassette, vcr_request, request, response)
         content = await response.aread()  # decoded: httpx2 undoes content-encoding here
         self.library.simulator_seen |= "x-simulator" in response.headers
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
-        answered = 200 <= response.status_code < 300 and _readable(content, response.headers.get("content-type", ""))
-        # Error answers and unreadable bodies are not model answers: recorded only when asked for.
+        status = response.status_code
+        # The model's answers are recorded: a readable 2xx, and a 4xx about the request (context too long, an
+        # unsupported parameter), which the solver meets again on replay. The service's failures (401, 404, 429,
+        # 5xx) and unreadable 2xx bodies are not: recorded only when asked for.
+        answered = model_answer(status) and (status >= 400 or _readable(content, response.headers.get("content-type", "")))
         if answered or self.library.record_errors:
             stored_headers: dict[str, list[str]] = {}
             for k, v in headers:
@@ -245,6 +256,21 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
                 ),
             )
         return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
+
+    def _tee(self, cassette: Cassette, vcr_request: Request, request: httpx2.Request,
+             response: httpx2.Response) -> httpx2.Response:
+        """A streamed answer passes on unbuffered; the cassette gets the bytes that passed when the stream closes."""
+        self.library.simulator_seen |= "x-simulator" in response.headers
+
+        def record(content: bytes) -> None:
+            stored: dict[str, list[str]] = {}
+            for k, v in response.headers.multi_items():
+                if k.lower() not in ("content-encoding", "content-length"):
+                    stored.setdefault(k.lower(), []).append(v)
+            status = {"code": response.status_code, "message": response.reason_phrase}
+            cassette.append(vcr_request, scrub_response({"status": status, "headers": stored, "body": {"string": content}}))
+
+        return tapped(response, request, record)
 
     def _miss(self, key: CaseKey, cassette: Cassette, vcr_request: Request) -> CassetteMiss:
         path = self.library.path_for(key)
@@ -262,6 +288,25 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.library.inner.aclose()
+
+
+class CassetteBodyError(InputError):
+    """A recorded answer the SDK could not read (not JSON where its content type says JSON): a broken cassette."""
+
+
+def _check_played(response: httpx2.Response, path: Path) -> None:
+    """Refuse a recorded 2xx answer that is not the JSON its content type promises, naming the file and the fix."""
+    content_type = response.headers.get("content-type", "")
+    if not 200 <= response.status_code < 300 or "json" not in content_type:
+        return
+    try:
+        json.loads(response.content)
+    except ValueError as exc:
+        raise CassetteBodyError(
+            f"{path}: the recorded answer to {response.request.method} {response.request.url.path} is not JSON "
+            f"({content_type}; {type(exc).__name__}: {exc}); re-record the case with --eval-record-mode=all, "
+            "or restore the file from git"
+        ) from None
 
 
 def _readable(content: bytes, content_type: str) -> bool:

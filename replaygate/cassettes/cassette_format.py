@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     from vcr.request import Request
 
-from replaygate.core.atomic import write_text_atomic
 from replaygate.core.errors import InputError, os_error_message
-from replaygate.cassettes.secrets import SecretLeakError, find_secrets, leak_message
+from replaygate.cassettes.secrets import write_checked
 
 # Allow-lists, never deny-lists: a header or query key we did not think of stays out
 # (Authorization with its Entra ID bearer token, api-key, cookies, the harness's own routing headers).
@@ -85,22 +84,72 @@ def _parsed(body: bytes | str) -> Any:
         return text
 
 
+# How a JSON answer's bytes were laid out, so replay gives back the bytes the service sent (`with_raw_response`
+# sees them): the words of a response body's "format", each layout a json.dumps setting. No "format" means the
+# layout of cassettes written before it existed ("spaced"); an answer no layout reproduces keeps its bytes as
+# "string" beside the readable "json".
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "compact": {"separators": (",", ":")},
+    "spaced": {"separators": (", ", ": ")},
+    "indent2": {"indent": 2},
+}
+DEFAULT_FORMAT = "spaced"
+
+
+def json_bytes(value: Any, layout: str) -> str:
+    """A JSON value laid out as `layout` says ("compact ascii newline", say)."""
+    words = layout.split()
+    options = next((LAYOUTS[w] for w in words if w in LAYOUTS), LAYOUTS[DEFAULT_FORMAT])
+    text = json.dumps(value, ensure_ascii="ascii" in words, **options)
+    return text + "\n" if "newline" in words else text
+
+
+def layout_of(value: Any, text: str) -> str | None:
+    """The layout that turns `value` back into exactly `text`, or None when none does."""
+    for name in LAYOUTS:
+        for ascii_ in ("", " ascii"):
+            for newline in ("", " newline"):
+                layout = name + ascii_ + newline
+                if json_bytes(value, layout) == text:
+                    return layout
+    return None
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
 class ReadableJsonSerializer:
-    """vcrpy serializer: sorted, indented JSON with JSON bodies stored as JSON, so diffs read well."""
+    """vcrpy serializer: indented JSON, JSON bodies stored as JSON so diffs read well, and the answers' own bytes.
+
+    Keys are sorted everywhere except in an answer's body, which keeps the service's order: that order, with the
+    body's layout, gives back its bytes on replay.
+    """
 
     @staticmethod
     def serialize(cassette_dict: dict[str, Any]) -> str:
-        data = json.loads(json.dumps(cassette_dict))
+        data = _sorted(json.loads(json.dumps(cassette_dict)))
         for interaction in data.get("interactions", []):
             request, response = interaction["request"], interaction["response"]
             parsed = json_or_raw(request.get("body"))
             if not isinstance(parsed, str) and parsed is not None:
-                request["body"] = {"json": parsed}
+                request["body"] = {"json": _sorted(parsed)}
             body = response.get("body", {})
-            parsed = json_or_raw(body.get("string"))
-            if not isinstance(parsed, str) and parsed is not None:
-                response["body"] = {"json": parsed}
-        return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+            text = body.get("string")
+            parsed = json_or_raw(text)
+            if isinstance(text, str) and not isinstance(parsed, str) and parsed is not None:
+                layout = layout_of(parsed, text)
+                stored: dict[str, Any] = {"json": parsed}
+                if layout is None:
+                    stored["string"] = text
+                elif layout != DEFAULT_FORMAT:
+                    stored["format"] = layout
+                response["body"] = stored
+        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
     @staticmethod
     def deserialize(text: str) -> dict[str, Any]:
@@ -113,7 +162,11 @@ class ReadableJsonSerializer:
                 request["body"] = json.dumps(request["body"]["json"], ensure_ascii=False)
             body = response.get("body", {})
             if "json" in body:
-                response["body"] = {"string": json.dumps(body["json"], ensure_ascii=False)}
+                raw = body.get("string")
+                layout = body.get("format", DEFAULT_FORMAT)
+                if not isinstance(layout, str):
+                    raise ValueError(f'a response body\'s "format" must be text, got {type(layout).__name__}')
+                response["body"] = {"string": raw if isinstance(raw, str) else json_bytes(body["json"], layout)}
         return data
 
 
@@ -144,7 +197,4 @@ class AtomicPersister:
         from vcr.serialize import serialize
 
         text = serialize(cassette_dict, serializer)
-        leaked = find_secrets(text, self.secrets)
-        if leaked:
-            raise SecretLeakError(leak_message(cassette_path, leaked))
-        write_text_atomic(cassette_path, text)
+        write_checked([(cassette_path, text)], self.secrets)

@@ -23,6 +23,10 @@ def endpoint_of(path: str) -> str:
     openai_v1 = re.search(r"/openai/v1/(.+)$", path)
     if openai_v1:
         return openai_v1.group(1)
+    # A Foundry project's agent service (/threads, /assistants): the project, like the host, is not the endpoint.
+    project = re.match(r"/api/projects/[^/]+/(.+)$", path)
+    if project:
+        return project.group(1).removeprefix("openai/")
     versioned = re.search(r"/v\d+[^/]*/(.+)$", path)
     if versioned:
         return versioned.group(1)

@@ -1,12 +1,16 @@
-"""Credential scanning before anything is written to disk."""
+"""Credential scanning before anything is written to disk, and the one checked write every writer uses."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
+from replaygate.core.atomic import write_text_atomic
 from replaygate.core.errors import InputError
+
+if TYPE_CHECKING:
+    from replaygate.core.changeset import Changeset
 
 # Shorter values would match by accident in ordinary text.
 MIN_SECRET_LENGTH = 8
@@ -35,4 +39,28 @@ def leak_message(path: str | Path, leaked: Sequence[str]) -> str:
 
 
 def secrets_from_env(names: Iterable[str], environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    return [(name, environ[name]) for name in names if environ.get(name)]
+    """(name, value) of the secret variables that are set; shorter values would match ordinary text."""
+    return [(name, environ[name]) for name in names if len(environ.get(name, "")) >= MIN_SECRET_LENGTH]
+
+
+def refuse_secrets(path: str | Path, text: str, secrets: Sequence[tuple[str, str]]) -> None:
+    """Raise SecretLeakError (one line naming `path`) if `text` holds a credential's value or a token's shape."""
+    leaked = find_secrets(text, secrets)
+    if leaked:
+        raise SecretLeakError(leak_message(path, leaked))
+
+
+def write_checked(outputs: Iterable[tuple[str | Path, str]], secrets: Sequence[tuple[str, str]],
+                  changes: Changeset | None = None) -> None:
+    """Write each (path, text) atomically, or stage it in `changes`, once every text is checked for credentials.
+
+    All are checked before any is written, so a refusal leaves none of them half-updated.
+    """
+    outputs = list(outputs)
+    for path, text in outputs:
+        refuse_secrets(path, text, secrets)
+    for path, text in outputs:
+        if changes is None:
+            write_text_atomic(path, text)
+        else:
+            changes.write(path, text)

@@ -10,47 +10,23 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import stat
-import threading
-import time
 from pathlib import Path
+from typing import Callable
 
 from replaygate.core.atomic import write_bytes_atomic, write_text_atomic
 
 # Staged files wait in <root>/.replaygate-staging/<pid>-<token>/, mirroring their targets' paths.
 STAGING = ".replaygate-staging"
 JOURNAL = "journal.json"
-# Tests only: the name of a point (gate, cassette, report, switch) where the session announces
-# itself on stdout and waits, so that a test's signal lands exactly there.
-PAUSE_ENV = "REPLAYGATE_PAUSE_AT"
-PAUSE_S = 60.0
-_paused: set[str] = set()
+# Fault injection: each hook is called with the name of a step (gate, cassette, report, switch) as the session
+# passes it. None is installed in a normal run; a test adds one to interrupt a session at an exact point.
+CHECKPOINT_HOOKS: list[Callable[[str], None]] = []
 
 
-def pause_point(name: str) -> None:
-    """With REPLAYGATE_PAUSE_AT=<name>: print `replaygate: paused at <name>` and wait (once) to be interrupted."""
-    if os.environ.get(PAUSE_ENV) != name or name in _paused:
-        return
-    _paused.add(name)
-    print(f"replaygate: paused at {name}", flush=True)
-    if threading.current_thread() is not threading.main_thread():
-        time.sleep(PAUSE_S)
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        deadline = time.monotonic() + PAUSE_S
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        # Handled as the code around would have (asyncio's runner cancels its task, pytest's raises KeyboardInterrupt).
-        if callable(previous):
-            previous(signal.SIGINT, None)
-        elif previous != signal.SIG_IGN:
-            raise KeyboardInterrupt
+def checkpoint(name: str) -> None:
+    for hook in CHECKPOINT_HOOKS:
+        hook(name)
 
 
 class Changeset:
@@ -156,7 +132,7 @@ class Changeset:
         self.committed = True
         finished = False
         try:
-            _apply(self.root, plan, on_first=lambda: pause_point("switch"))
+            _apply(self.root, plan, on_first=lambda: checkpoint("switch"))
             finished = True
         except BaseException:
             # Past the commit point the only consistent way out is forward, Ctrl-C or not.

@@ -59,10 +59,16 @@ class EvalConfig(BaseModel):
     # Read timeout of one model call; the connect timeout is apart, so a dead host costs seconds.
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
+    # Wall time of one case (every model call, tool and turn of it); a solver that hangs ends as an error.
+    case_timeout_s: float = Field(600.0, gt=0)
     # The SDK's own retries of a failed call (connection errors, timeouts, 408, 409, 429, 5xx).
     max_retries: int = Field(2, ge=0, le=10)
     # Record error answers (429, 5xx, unreadable bodies) too, so a fault drill replays exactly.
     record_errors: bool = False
+    # While a case runs, its code reaches no host outside the harness (replaygate.capture.guard); off for suites
+    # that call other services on purpose, or name those hosts (`host` or `host:port`) in allow_hosts.
+    network_guard: bool = True
+    allow_hosts: list[str] = Field(default_factory=list)
     secret_env: list[str] = Field(default_factory=lambda: ["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"])
     models: Models = Field(default_factory=Models)
     azure: Azure = Field(default_factory=Azure)
@@ -72,7 +78,7 @@ class EvalConfig(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     # [tool.replaygate.optimize]: read and checked by replaygate.optimize.settings, which the core does not need.
     optimize: dict[str, Any] = Field(default_factory=dict)
-    # Top-level keys an option gave this suite, as typed (`--set KEY=VALUE`), so messages blame it, not the file.
+    # Top-level keys an option (as typed, `--set KEY=VALUE`) or the suite's code gave, so messages blame it, not the file.
     _given: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("tasks", "prompt", "judge_prompt", "cassettes", "reports", "baseline")
@@ -80,6 +86,15 @@ class EvalConfig(BaseModel):
     def _path(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("an empty path would name the project folder itself")
+        return value
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.strip() or "/" in entry or " " in entry.strip():
+                raise ValueError(f"{entry!r} is not a host; write a host name or address, optionally with :port "
+                                 "(\"api.example.com\", \"127.0.0.1:8080\")")
         return value
 
     @field_validator("graders")
@@ -116,6 +131,14 @@ class EvalConfig(BaseModel):
         if role == "optimizer" and not self.models.optimizer:
             return self.model_for("judge")
         return getattr(self.models, role)
+
+    def model_named(self, role: str) -> bool:
+        """Whether the settings name the role's model (not only the default): then reports and cassettes use it."""
+        if os.environ.get(f"EVALS_{role.upper()}_MODEL"):
+            return True
+        if role == "optimizer" and not self.models.optimizer:
+            return self.model_named("judge")
+        return role in self.models.model_fields_set
 
     def resolve(self, root: Path, value: str) -> Path:
         """A setting's path; relative to the working directory when under it, so messages stay short."""
@@ -167,9 +190,15 @@ def read_table(pyproject: Path | None) -> dict[str, Any]:
         return {}
     text = read_input(pyproject, ConfigError, "pyproject file", "run from the project root", "TOML")
     try:
-        return tomllib.loads(text).get("tool", {}).get("replaygate", {})
+        tool = tomllib.loads(text).get("tool", {})
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{pyproject}: invalid TOML ({exc}); fix the file") from None
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{pyproject}: tool = {tool!r} must be a table; write [tool.replaygate] tables")
+    table = tool.get("replaygate", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool] replaygate = {table!r} must be a table; write [tool.replaygate] and its keys")
+    return table
 
 
 def load_config(
@@ -202,7 +231,10 @@ def load_config(
     data = apply_overrides(apply_overrides(data, shared), own)
     # The option that set each top-level key, the suite's own override winning as it does above.
     sources = dict(sources or {})
-    given = {dotted.split(".")[0]: sources.get(dotted, f"--set {dotted}={value}") for dotted, value in shared.items()}
+    # What the suite's code set is blamed on the code (a Suite argument), unless an option overrode it.
+    argument = {"graders": "weights"}
+    given = {key: f"Suite({suite!r}, {argument.get(key, key)}={value!r}) in code" for key, value in (code or {}).items()}
+    given.update({dotted.split(".")[0]: sources.get(dotted, f"--set {dotted}={value}") for dotted, value in shared.items()})
     given.update({dotted.split(".")[0]: f"--set {own_prefix}{dotted}={value}" for dotted, value in own.items()})
     try:
         config = EvalConfig.model_validate(data)

@@ -16,6 +16,26 @@ class InputError(Exception):
     """
 
 
+class CaseError(Exception):
+    """A case that ended without a score, for a reason its one-line message gives in full (a timeout, say)."""
+
+
+def raised_at(exc: BaseException) -> str:
+    """`Type: message at file:line (in function)`, at the innermost frame of the user's code (outside this package).
+
+    What a failing solver or grader shows: its own line, not the harness frames around it."""
+    import traceback
+
+    harness = Path(__file__).resolve().parents[1]
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if not Path(f.filename).resolve().is_relative_to(harness)
+           and "site-packages" not in Path(f.filename).parts]
+    frame = own[-1] if own else (frames[-1] if frames else None)
+    detail = " ".join(str(exc).split())
+    where = f" at {shown_path(frame.filename)}:{frame.lineno} (in {frame.name})" if frame is not None else ""
+    return f"{type(exc).__name__}{': ' + detail if detail else ''}{where}"
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse for the harness's commands: a bad argument is one line naming it, not a usage dump."""
 

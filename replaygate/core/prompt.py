@@ -1,23 +1,49 @@
-"""Prompt templates: files with {placeholders}, versioned by a hash of their text.
+"""Prompt templates: files with {placeholders}, versioned by a hash of their text; and `Prompt`, one rendered for a task.
 
 A file may hold one user message, or `[system]` and `[user]` sections, each
-starting on a line of its own. `{name}` is a placeholder and `{{name}}` the
-literal text `{name}`; every other brace (JSON examples, say) is plain text.
+starting on a line of its own. `{name}` is a placeholder. `{{` is a literal `{`, and the `}}` that closes it a
+literal `}`, in every section and whatever stands between them (`{{name}}` is the text `{name}`, `{{"unit": "km"}}`
+the text `{"unit": "km"}`); every other brace (a JSON example written with single braces, say) is plain text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from replaygate.core.errors import InputError, read_input
 
-# Group 1: an escaped `{{name}}`; group 2: a placeholder `{name}` not touching another brace.
-TOKEN = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+# An escape opening `{{`, an escape closing `}}`, or a placeholder `{name}` (group 1).
+TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _scan(text: str) -> list[tuple[int, str, str | None]]:
+    """(position, what it becomes, the placeholder's name or None) for each escape and placeholder, in order.
+
+    `}}` is an escape only where it closes an open `{{`: a JSON example's own `}}` (`{"a": {"b": 1}}`) stays."""
+    found: list[tuple[int, str, str | None]] = []
+    open_escapes = 0
+    for match in TOKEN.finditer(text):
+        token = match.group(0)
+        if token == "{{":
+            open_escapes += 1
+            found.append((match.start(), "{", None))
+        elif token == "}}":
+            if open_escapes:
+                open_escapes -= 1
+                found.append((match.start(), "}", None))
+        else:
+            found.append((match.start(), token, match.group(1)))
+    return found
 SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
+
+
+def placeholder_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each placeholder in `text`, escapes skipped, as `render` reads it."""
+    return [(start, start + len(token), name) for start, token, name in _scan(text) if name]
 
 
 class PromptFileError(InputError):
@@ -37,9 +63,9 @@ class PromptTemplate:
     @property
     def placeholders(self) -> list[str]:
         names: list[str] = []
-        for match in TOKEN.finditer(self.text):
-            if match.group(2) and match.group(2) not in names:
-                names.append(match.group(2))
+        for _, _, name in _scan(self.text):
+            if name and name not in names:
+                names.append(name)
         return names
 
     def check(self, available: Iterable[str]) -> None:
@@ -50,10 +76,9 @@ class PromptTemplate:
             raise PromptFileError(
                 f"{self.path}:1: text before the first [system] or [user] line would be dropped; move it into a section"
             )
-        for match in TOKEN.finditer(self.text):
-            name = match.group(2)
+        for start, _, name in _scan(self.text):
             if name and name not in available:
-                line = self.text.count("\n", 0, match.start()) + 1
+                line = self.text.count("\n", 0, start) + 1
                 known = ", ".join("{" + n + "}" for n in sorted(available))
                 raise PromptFileError(
                     f"{self.path}:{line}: placeholder {{{name}}} is not a task input; use one of {known} "
@@ -65,7 +90,11 @@ class PromptTemplate:
 
         def fill(text: str) -> str:
             # One pass over the template's own text, so braces inside filled-in values stay as they are.
-            return TOKEN.sub(lambda m: "{" + m.group(1) + "}" if m.group(1) else str(values[m.group(2)]), text)
+            parts, position = [], 0
+            for start, token, name in _scan(text):
+                parts += [text[position:start], str(values[name]) if name else token]
+                position = start + (len(token) if name else 2)
+            return "".join(parts) + text[position:]
 
         sections = list(SECTION.finditer(self.text))
         if not sections:
@@ -86,3 +115,33 @@ def load_prompt(path: str | Path, source: str = "the prompt setting (or --prompt
     if not text.strip():
         raise PromptFileError(f"{path}: prompt file is empty; write the prompt template into it")
     return PromptTemplate(path=path, text=text)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The suite's prompt rendered for one task, with the settings to call the model with."""
+
+    messages: list[dict[str, str]]
+    model: str
+    temperature: float = 0.0
+    seed: int = 0  # the configured seed plus the repeat: repeats are distinct requests
+    max_turns: int = 2
+    version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    # This case's OpenAI-compatible URL on the run's loopback endpoint, for a framework, a subprocess or any
+    # client configured by URL ("" when no endpoint serves); what reaches it is recorded and replayed as this case's.
+    base_url: str = ""
+
+    @property
+    def text(self) -> str:
+        """All messages' text, for a solver that sends one string."""
+        return "\n\n".join(m["content"] for m in self.messages)
+
+    def chat(self, **more: Any) -> dict[str, Any]:
+        """Arguments for `client.chat.completions.create(**prompt.chat(tools=...))`."""
+        return {"model": self.model, "messages": list(self.messages), "temperature": self.temperature,
+                "seed": self.seed, **more}
+
+    def responses(self, **more: Any) -> dict[str, Any]:
+        """Arguments for `client.responses.create(**prompt.responses(tools=...))`."""
+        return {"model": self.model, "input": list(self.messages), "temperature": self.temperature, **more}

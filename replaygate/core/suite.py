@@ -13,6 +13,7 @@ Every task becomes one parametrized test whose id is the task id.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,11 +75,39 @@ class Suite:
             raise InputError(f"Suite({self.name!r}): a suite name is letters, digits, - and _; it names folders and tables")
         if not callable(self.solver):
             raise InputError(f"Suite {self.name!r}: solver must be a function of (input, client, prompt)")
+        try:
+            inspect.signature(self.solver).bind(None, None, None)
+        except TypeError:
+            name = getattr(self.solver, "__name__", type(self.solver).__name__)
+            raise InputError(f"Suite {self.name!r}: solver {name}{inspect.signature(self.solver)} cannot be called with "
+                             "(input, client, prompt); give it those three parameters") from None
+        except ValueError:
+            pass  # a builtin or C function shows no signature: it is called and judged then
 
     def cases(self, test: Callable[..., Any]) -> Callable[..., Any]:
         """Decorate a test taking `eval_case`: it runs once per task of this suite."""
         setattr(test, CASES_ATTRIBUTE, self)
         return test
+
+    def properties(
+        self, inputs: Any = None, *, relations: Sequence[Any] = (), fields: Mapping[str, Any] | None = None,
+        examples: int = 20, live_examples: int | None = None, expected: Callable[[Any], Any] | None = None,
+        group: str | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorate a test taking `eval_property`: generated inputs (drawn from `inputs`, a Hypothesis strategy, or
+        from the pydantic `input_model` with `fields` overriding strategies per field) run as this suite's cases,
+        and every `relation` (replaygate.invariant / replaygate.directional) must hold between an input's answer
+        and its transform's. A recording stores what it drew beside the cassettes; replay runs exactly that."""
+        from replaygate.core.properties import PROPERTIES_ATTRIBUTE, PropertySpec
+
+        spec = PropertySpec(self, inputs, dict(fields or {}), tuple(relations), examples, live_examples, expected,
+                            group or f"{self.name}_properties")
+
+        def mark(test: Callable[..., Any]) -> Callable[..., Any]:
+            setattr(test, PROPERTIES_ATTRIBUTE, spec)
+            return test
+
+        return mark
 
     def replace(self, **changes: Any) -> "Suite":
         return dataclasses.replace(self, **changes)
@@ -128,6 +157,7 @@ class Suite:
         inputs = {task.id: parse(task.input, f"{task.source}: task {task.id!r}") for task in tasks}
         placeholders = suite.placeholders_for(inputs.values())
         prompt = load_prompt(config.resolve(root, config.prompt))
+        suite.check_tasks_fill(prompt, tasks, inputs, placeholders)
         prompt.check(placeholders)
         if placeholders and not prompt.placeholders:
             # Caught here, not after every case has been paid for: the model would see the same prompt for each task.
@@ -154,6 +184,18 @@ class Suite:
     def placeholder_values(self, value: Any) -> dict[str, str]:
         raw = self.values(value) if self.values is not None else _fields(value)
         return {name: item if isinstance(item, str) else _as_text(item) for name, item in raw.items()}
+
+    def check_tasks_fill(self, prompt: PromptTemplate, tasks: Sequence[Task], inputs: Mapping[str, Any],
+                         common: Sequence[str]) -> None:
+        """A placeholder some tasks fill and others do not is the task's mistake: name the first task that lacks it."""
+        for name in prompt.placeholders:
+            if name in common:
+                continue
+            lacking = [t for t in tasks if name not in self.placeholder_values(inputs[t.id])]
+            if len(lacking) < len(tasks):  # some task fills it, so the prompt is right and these tasks are not
+                task = lacking[0]
+                raise TaskFileError(f"{task.source or 'tasks'}: task {task.id!r} has no input field {name!r}, which "
+                                    f"{prompt.path} uses; add it to the task (or fix its spelling)")
 
     def placeholders_for(self, inputs: Any) -> tuple[str, ...]:
         """Names every task can fill: the prompt may use any of them."""
@@ -213,4 +255,11 @@ class LoadedSuite:
             return "—"
         if hasattr(answer, "model_dump"):
             answer = answer.model_dump(mode="json")
-        return answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False, sort_keys=True)
+        elif dataclasses.is_dataclass(answer) and not isinstance(answer, type):
+            answer = dataclasses.asdict(answer)
+        if isinstance(answer, str):
+            return answer
+        try:
+            return json.dumps(answer, ensure_ascii=False, sort_keys=True)
+        except TypeError:  # the case already failed for it (replaygate.run.runner.unstorable); show its type
+            return f"<{type(answer).__name__}>"

@@ -45,6 +45,9 @@ def task_from_object(obj: Any, where: str) -> Task:
     bad = sorted(set(task_id) - ID_CHARS)
     if bad:
         raise TaskFileError(f"{where}: task id {task_id!r} contains {bad[0]!r}; use ASCII letters, digits and - _ . : + @ =")
+    if task_id.startswith("."):
+        # It names the case's cassette file: "..", or a hidden file, is no name for one.
+        raise TaskFileError(f"{where}: task id {task_id!r} starts with '.', and it names a file; start it with a letter or digit")
     has_input = "input" in obj or "task_input" in obj
     task_input = obj.get("input", obj.get("task_input"))
     if not has_input or not isinstance(task_input, dict):
@@ -142,11 +145,17 @@ def check_tasks(tasks: list[Task], where: str, parse_input: Callable[[Mapping[st
     """Unique ids, at least one task, and every input valid for the suite."""
     if not tasks:
         raise TaskFileError(f"{where}: no tasks; add at least one task")
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}  # casefolded id -> (the id, where)
     for task in tasks:
-        if task.id in seen:
-            raise TaskFileError(f"{task.source or where}: task id {task.id!r} already used at {seen[task.id]}; task ids must be unique")
-        seen[task.id] = task.source or where
+        key = task.id.casefold()
+        if key in seen:
+            other, at = seen[key]
+            if other == task.id:
+                raise TaskFileError(f"{task.source or where}: task id {task.id!r} already used at {at}; task ids must be unique")
+            # Cassettes are named by id: on a case-insensitive file system the two would share one file.
+            raise TaskFileError(f"{task.source or where}: task id {task.id!r} differs from {other!r} (at {at}) only in case; "
+                                "task ids must be unique ignoring case: rename one")
+        seen[key] = (task.id, task.source or where)
         if parse_input is not None:
             parse_input(task.input, f"{task.source or where}: task {task.id!r}")
     return tasks

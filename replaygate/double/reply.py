@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -221,3 +222,84 @@ def error_body(message: str, kind: str = "invalid_request_error", param: str | N
 def encode(payload: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON; payloads are built in a fixed order, so equal payloads give equal bytes."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# --- streamed answers -----------------------------------------------------------------------------
+
+# Text streams a word (with its trailing space) per event, arguments a fixed number of characters per event:
+# enough events for a client to assemble, and to time, as a real stream.
+ARGUMENT_PIECE = 16
+
+
+def text_pieces(text: str) -> list[str]:
+    """`text` cut where a model's stream might cut it; the pieces join back to `text` exactly."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def argument_pieces(arguments: str) -> list[str]:
+    return [arguments[i:i + ARGUMENT_PIECE] for i in range(0, len(arguments), ARGUMENT_PIECE)] or [""]
+
+
+def chat_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """The `chat.completion.chunk`s a service streams for `completion`; usage comes last, alone, when asked for."""
+    choice = completion["choices"][0]
+    message = choice["message"]
+    head = {key: completion[key] for key in ("id", "created", "model")}
+    extra = {"usage": None} if include_usage else {}
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {**head, "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}], **extra}
+
+    text = message.get("content")
+    chunks = [chunk({"role": "assistant", "content": "" if text is not None else None, "refusal": None})]
+    chunks += [chunk({"content": piece}) for piece in text_pieces(text or "")]
+    for index, call in enumerate(message.get("tool_calls", [])):
+        function = call["function"]
+        chunks.append(chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                             "function": {"name": function["name"], "arguments": ""}}]}))
+        chunks += [chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                   for piece in argument_pieces(function["arguments"])]
+    chunks.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        chunks.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]})
+    return chunks
+
+
+def response_events(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Responses API's stream for `response`: created, each output item's events, then completed."""
+    events: list[dict[str, Any]] = []
+
+    def add(kind: str, **fields: Any) -> None:
+        events.append({"type": kind, "sequence_number": len(events), **fields})
+
+    started = {**response, "status": "in_progress", "output": [], "usage": None, "completed_at": None}
+    add("response.created", response=started)
+    add("response.in_progress", response=started)
+    for at, item in enumerate(response["output"]):
+        where = {"item_id": item["id"], "output_index": at}
+        if item["type"] == "message":
+            add("response.output_item.added", output_index=at, item={**item, "status": "in_progress", "content": []})
+            for part_at, part in enumerate(item["content"]):
+                add("response.content_part.added", **where, content_index=part_at, part={**part, "text": ""})
+                for piece in text_pieces(part["text"]):
+                    add("response.output_text.delta", **where, content_index=part_at, delta=piece, logprobs=[])
+                add("response.output_text.done", **where, content_index=part_at, text=part["text"], logprobs=[])
+                add("response.content_part.done", **where, content_index=part_at, part=part)
+        else:
+            add("response.output_item.added", output_index=at, item={**item, "status": "in_progress", "arguments": ""})
+            for piece in argument_pieces(item["arguments"]):
+                add("response.function_call_arguments.delta", **where, delta=piece)
+            add("response.function_call_arguments.done", **where, name=item["name"], arguments=item["arguments"])
+        add("response.output_item.done", output_index=at, item=item)
+    add("response.completed", response=response)
+    return events
+
+
+def sse_frames(payloads: Sequence[dict[str, Any]], named: bool) -> list[bytes]:
+    """One SSE event per payload: `event:` names it (the Responses API does), chat ends with `data: [DONE]`."""
+    frames = [
+        (f"event: {payload['type']}\n" if named else "").encode("utf-8") + b"data: " + encode(payload) + b"\n\n"
+        for payload in payloads
+    ]
+    return frames if named else frames + [b"data: [DONE]\n\n"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,18 @@ class ToolResult:
     call_id: str
     output: str
     name: str | None = None
+
+    @property
+    def value(self) -> Any:
+        """The output read as JSON, else as a Python literal (the Agents SDK sends str() of a dict), else as sent."""
+        try:
+            return json.loads(self.output)
+        except (ValueError, RecursionError):
+            pass
+        try:
+            return ast.literal_eval(self.output.strip())
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return self.output
 
 
 @dataclass(frozen=True)

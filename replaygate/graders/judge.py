@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -14,9 +13,7 @@ from replaygate.core.rollout import Rollout
 from replaygate.core.score import Score
 from replaygate.core.task import Task
 from replaygate.graders.answer import Ungradable, read_answer
-from replaygate.llm.chat import MalformedResponse, complete, first_line
-from replaygate.llm.infra import INFRA, api_failure
-from replaygate.llm.judge import verdict_format
+from replaygate.llm.judge_model import ask_for_verdict, read_verdict, verdict_format
 
 __all__ = ["BoundJudge", "Judge", "read_verdict", "verdict_format"]
 
@@ -25,7 +22,6 @@ SYSTEM = (
     "consistently. Reply with JSON only: "
     '{{"score": <number from 0 to 1>, "reason": "<why, at most {chars} characters>"}}.'
 )
-UNREADABLE = "judge answer unreadable"
 
 
 def _as_text(value: Any) -> str:
@@ -35,24 +31,6 @@ def _as_text(value: Any) -> str:
         return value.model_dump_json()
     return json.dumps(value, ensure_ascii=False, default=lambda obj: obj.model_dump(mode="json")
                       if isinstance(obj, pydantic.BaseModel) else str(obj))
-
-
-def read_verdict(content: str | None, reason_chars: int) -> Score:
-    """The judge's JSON verdict as a Score; anything else is Score(0, "judge answer unreadable: ...")."""
-    quoted = repr((content or "")[:40])
-    try:
-        verdict = json.loads(content or "")
-    except (ValueError, RecursionError):
-        return Score(0.0, f"{UNREADABLE}: not JSON: {quoted}")
-    if not isinstance(verdict, dict) or "score" not in verdict:
-        return Score(0.0, f"{UNREADABLE}: no score in {quoted}")
-    value, reason = verdict["score"], verdict.get("reason", "")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
-        # NaN fails the range test too.
-        return Score(0.0, f"{UNREADABLE}: score {str(value)[:20]!r} is not a number in [0, 1]")
-    if not isinstance(reason, str):
-        return Score(0.0, f"{UNREADABLE}: reason is {type(reason).__name__}, not text")
-    return Score(float(value), reason.strip()[:reason_chars] or "no reason given")
 
 
 @dataclass(frozen=True)
@@ -121,15 +99,4 @@ class BoundJudge:
             "temperature": 0.0,
             "seed": self.seed,
         }
-        try:
-            message, used = await complete(self.client, body, {}, rollout)
-        except openai.APIError as exc:
-            kind, reason = api_failure(exc, self.client)
-            if kind == INFRA:
-                rollout.fail(kind, reason)  # no judge answered: the case is an error, not a 0
-                return Score(0.0, reason)
-            return Score(0.0, f"judge call failed: {first_line(exc)}"[:160])
-        except MalformedResponse as exc:
-            return Score(0.0, f"{UNREADABLE}: {exc}"[:160])
-        rollout.grading_usage.add(used)
-        return read_verdict(message.content, self.judge.pass_reason_chars)
+        return await ask_for_verdict(self.client, body, {}, rollout, self.judge.pass_reason_chars)

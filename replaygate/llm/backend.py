@@ -26,6 +26,8 @@ from replaygate.llm.azure import (
 LLM_CHOICES = ("auto", "openai", "azure", "sim")
 SIM_BASE_URL = "http://simulator.invalid/v1"
 REPLAY_BASE_URL = "http://replay.invalid/v1"
+# Marks the harness's own network transport: capture (replaygate.capture.patch) passes its requests, the guard its sockets.
+OWN_TRANSPORT = "_replaygate_own"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,29 @@ class Backend:
         label = getattr(double, "label", "") or f"offline test double of suite {suite!r} (not a real model)"
         return replace(self, double=double, label=label)
 
+    def model_labels(self, role: str, model: str, named: bool, double: Any = None,
+                     deployments: Mapping[str, str] | None = None) -> list[str]:
+        """What reports and cassette folders call a role's model: the label this backend records under first, then,
+        for a replay, which cannot tell what recorded, every other label the settings allow.
+
+        A model named in the settings is its own label. Otherwise the name sent is only the default, so the label
+        names what answers where it can: the Azure deployment, or the suite's own double by its name
+        (`double.model_name`). A compatible server keeps the name sent (the provider line names its URL): a
+        server's address changes from run to run, and replays must find the folder it recorded.
+        """
+        if named:
+            return [model]
+        deployment = (self.deployments or deployments or {}).get(role, "")
+        own = getattr(double if double is not None else self.double, "model_name", "")
+        own = own if isinstance(own, str) else ""
+        if self.kind == "azure":
+            return [deployment or model]
+        if self.kind == "sim":
+            return [own or model]
+        if self.kind == "replay":
+            return list(dict.fromkeys(label for label in (deployment, own, model) if label))
+        return [model]
+
     def transport(self, concurrency: int) -> httpx2.AsyncBaseTransport | None:
         """The transport that reaches the service; None when nothing may be reached."""
         if self.kind == "replay":
@@ -89,6 +114,7 @@ class Backend:
             return self.double()
         limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         network = httpx2.AsyncHTTPTransport(limits=limits, retries=0)
+        setattr(network, OWN_TRANSPORT, True)
         return DeploymentAsModel(network, self.deployments or {}) if self.kind == "azure" else network
 
     def client(
@@ -220,6 +246,11 @@ def azure_backend(environ: Mapping[str, str], azure_deployments: Mapping[str, st
         credential = default_credential(needed_by, ", or set AZURE_OPENAI_API_KEY")
     return Backend("azure", f"azure {endpoint} (Entra ID)", base_url=endpoint, api_version=version,
                    deployments=deployments, sources=sources, credential=credential)
+
+
+def role_deployments(environ: Mapping[str, str], configured: Mapping[str, str]) -> dict[str, str]:
+    """The Azure deployment per role the settings name (a replay reads them to find what an Azure run recorded)."""
+    return _deployments(environ, configured)[0]
 
 
 def _deployments(environ: Mapping[str, str], configured: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -14,6 +14,7 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessage
 
 from replaygate.core.rollout import Rollout, Usage
+from replaygate.llm.wire import call_usage
 
 # The SDK retries HTTP failures itself; an unreadable 200 it does not, so the caller's call is asked again.
 MALFORMED_RETRIES = 2
@@ -42,8 +43,9 @@ async def complete(
             )
             message = response.choices[0].message
             message.tool_calls  # noqa: B018 - touch the shape callers rely on
+            # Read as the wire says (cached input, reasoning, the model that answered): the trace's reader, one place.
             usage = response.usage
-            used = Usage(int(usage.prompt_tokens), int(usage.completion_tokens), 1) if usage is not None else Usage(calls=1)
+            used = call_usage({"model": response.model, "usage": usage.model_dump()} if usage is not None else {})
             return message, used
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             if attempt == MALFORMED_RETRIES:

@@ -20,14 +20,11 @@ from replaygate.llm.azure import api_error_hint, made_by
 from replaygate.llm.breaker import CircuitOpen, Silent
 from replaygate.llm.chat import first_line
 from replaygate.core.rollout import INFRA
+from replaygate.llm.status import REFUSALS, model_answer, retried_status
+
 PREFIX = "infrastructure error: "
-# The key, the permission, the model or deployment, the URL or the proxy is wrong: asking again cannot help.
-REFUSALS = frozenset({401, 403, 404, 405, 407})
-
-
-def retried_status(status: int) -> bool:
-    """Answers the SDK retries (request timeout, lock conflict, rate limit, server error): reaching us, its retries are spent."""
-    return status in (408, 409, 429) or status >= 500
+# The kind of a failure the model answered (a 4xx about the request): scored as the solver's, recorded, replayed.
+REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -170,11 +167,13 @@ def _scrubbed(text: str, client: Any) -> str:
 
 
 def api_failure(exc: openai.APIError, client: Any) -> tuple[str, str]:
-    """(kind, one-line reason) of an API error: `infra` when no model could answer, else `api` (scored 0 as today)."""
+    """(kind, one-line reason) of an API error: `infra` when no model could answer, `rejected` when the model service
+    answered that the request itself is wrong (a 4xx: recorded, so the case replays), else `api`; both scored 0."""
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code in REFUSALS or retried_status(exc.status_code):
             return INFRA, _scrubbed(PREFIX + _status_line(exc, client), client)
-        return "api", _scrubbed(f"API error {exc.status_code}: {first_line(exc)}{api_error_hint(exc, client)}", client)
+        kind = REJECTED if model_answer(exc.status_code) else "api"
+        return kind, _scrubbed(f"API error {exc.status_code}: {first_line(exc)}{api_error_hint(exc, client)}", client)
     if isinstance(exc, openai.APIConnectionError):  # timeouts and an open circuit too
         return INFRA, _scrubbed(PREFIX + _connection_line(exc, client), client)
     return "api", f"API error: {first_line(exc)}"

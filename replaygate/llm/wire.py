@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from replaygate.core.rollout import Usage
+
 Api = Literal["chat", "responses"]
 
 
@@ -38,6 +40,40 @@ def usage_of(body: Any) -> tuple[int, int] | None:
         if tokens_in is not None and tokens_out is not None:
             return tokens_in, tokens_out
     return None
+
+
+def _detail(usage: dict[str, Any], *names: str) -> int:
+    """A count nested in usage (`prompt_tokens_details.cached_tokens`): 0 when absent or null, as services send it."""
+    for group, name in zip(names[::2], names[1::2]):
+        details = usage.get(group)
+        if isinstance(details, dict) and (count := _count(details.get(name))) is not None:
+            return count
+    return 0
+
+
+def model_of(body: Any) -> str:
+    """The model an answer names (`gpt-4o-2024-08-06` for a `gpt-4o` deployment, say); "" when it names none."""
+    model = body.get("model") if isinstance(body, dict) else None
+    return model.strip() if isinstance(model, str) else ""
+
+
+def call_usage(body: Any) -> Usage:
+    """One call's usage from its answer: input, cached input, output and reasoning tokens, under the model it names.
+
+    An answer with no readable usage still counts as a call, with no tokens."""
+    used = usage_of(body)
+    if used is None:
+        return Usage(calls=1)
+    usage = body["usage"]
+    tokens_in, tokens_out = used
+    # A part never exceeds its whole: an odd server must not make the uncached input negative.
+    cached = min(tokens_in, _detail(usage, "prompt_tokens_details", "cached_tokens",
+                                    "input_tokens_details", "cached_tokens"))
+    reasoning = min(tokens_out, _detail(usage, "completion_tokens_details", "reasoning_tokens",
+                                        "output_tokens_details", "reasoning_tokens"))
+    model = model_of(body)
+    return Usage(tokens_in, tokens_out, 1, cached, reasoning,
+                 {model: [tokens_in, cached, tokens_out]} if model else {})
 
 
 def _chat_message(body: dict[str, Any]) -> dict[str, Any] | None:

@@ -16,15 +16,16 @@ from replaygate.optimize.candidate import Candidate
 from replaygate.optimize.optimizer_llm import OptimizerRequest
 from replaygate.optimize.search import Retry, Search
 from replaygate.optimize.settings import ApoSettings
-from replaygate.optimize.trace import render_traces
+from replaygate.optimize.critic_traces import render_traces
 
 _PROMPT_BLOCK = re.compile(r"<prompt>\s*\n?(.*?)\n?\s*</prompt>", re.DOTALL | re.IGNORECASE)
 
 
 def edited_prompt(answer: str) -> str:
-    """The editor's new prompt: the `<prompt>` block when there is one, else the whole answer."""
+    """The editor's new prompt: its `<prompt>` block, or "" when it wrote none (a refusal, a question, a comment),
+    which `Search.admit` rejects and asks again about; such text is never a prompt to evaluate."""
     match = _PROMPT_BLOCK.search(answer)
-    return match.group(1) if match else answer
+    return match.group(1) if match else ""
 
 
 class APO:

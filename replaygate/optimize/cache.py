@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from replaygate.core.errors import InputError, os_error_message
 from replaygate.core.task import Task
-from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.rollout_outcome import Outcome
 
 
 def task_fingerprint(task: Task) -> str:

@@ -5,13 +5,24 @@ from __future__ import annotations
 import difflib
 import statistics
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Mapping
 
 from replaygate.optimize.candidate import Candidate
 from replaygate.optimize.search import SearchResult
+from replaygate.optimize.settings import PACKAGED
 
 FORMAT = 1
 
+
+def portable(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as a committed file may hold them: the packaged optimizer prompts by package path, not by where this
+    machine installed them (another checkout, a temporary copy)."""
+    shipped = str(PACKAGED)
+    return {key: portable(value) if isinstance(value, dict) else
+            f"replaygate/optimize/prompts/{Path(value).name}" if isinstance(value, str) and value.startswith(shipped + "/")
+            else value
+            for key, value in settings.items()}
 
 def _split_means(result: SearchResult, candidate: Candidate) -> dict[str, dict[str, Any]]:
     """Per split, the mean composite and exact metric over the tasks evaluated so far (no new rollouts)."""
@@ -58,7 +69,7 @@ def build_document(result: SearchResult, facts: Mapping[str, Any]) -> dict[str, 
         "format": FORMAT,
         **facts,
         "strategy": facts.get("strategy"),
-        "settings": search.settings.model_dump(),
+        "settings": portable(search.settings.model_dump()),
         "split_salt": search.settings.split_salt,
         "splits": {name: [t.id for t in tasks] for name, tasks in search.splits.items()},
         # With the gate's settings above, enough to recompute its verdict (replaygate.results.stats.paired_comparison).

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Sequence
 
-from replaygate.core.evaluation import Evaluation
+from replaygate.run.evaluation import Evaluation
 from replaygate.core.prompt import PromptTemplate
 from replaygate.core.task import Task
 from replaygate.optimize.budget import Budget
 from replaygate.optimize.cache import EvaluationCache, cache_key
 from replaygate.optimize.candidate import Candidate
-from replaygate.optimize.outcome import Outcome, outcome_of
+from replaygate.optimize.rollout_outcome import Outcome, outcome_of
 
 # Failures of the service or the harness say nothing about the prompt: never cached.
 UNCACHED_KINDS = ("api", "malformed", "harness")

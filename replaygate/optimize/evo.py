@@ -27,7 +27,7 @@ from replaygate.optimize.candidate import Candidate
 from replaygate.optimize.lint import normalized
 from replaygate.optimize.operators import HEURISTIC, Example, Lesson, mine_lessons, train_examples
 from replaygate.optimize.optimizer_llm import OptimizerRequest
-from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.rollout_outcome import Outcome
 from replaygate.optimize.rewrite import (
     CROSSOVER_FIELDS, REFLECT_FIELDS, critique_request, crossover_request, reflect_request,
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from replaygate.core.changeset import Changeset
-from replaygate.cassettes.secrets import SecretLeakError, find_secrets
+from replaygate.cassettes.secrets import write_checked
 
 LOG_NAME = "log.jsonl"
 
@@ -23,10 +23,7 @@ class PromptHistory:
         return self.folder / LOG_NAME
 
     def _write(self, path: Path, text: str) -> None:
-        leaked = find_secrets(text, self.secrets)
-        if leaked:
-            raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
-        self.changes.write(path, text)
+        write_checked([(path, text)], self.secrets, self.changes)
 
     def keep(self, prompt_path: Path, text: str, version: str) -> Path:
         """Store a version under `<folder>/<prompt stem>/<version>.md`; the same version is stored once."""

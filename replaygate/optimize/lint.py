@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Collection, Sequence
 
-from replaygate.core.prompt import SECTION, TOKEN
+from replaygate.core.prompt import SECTION, placeholder_spans
 from replaygate.optimize.candidate import version_of
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
@@ -57,7 +57,7 @@ def lint_candidate(
     first = SECTION.search(text)
     if first and text[: first.start()].strip():
         return LintVerdict(None, rejected="text before the first [system]/[user] section would be dropped")
-    present = list(dict.fromkeys(m.group(2) for m in TOKEN.finditer(text) if m.group(2)))
+    present = list(dict.fromkeys(name for _, _, name in placeholder_spans(text)))
     invented = [name for name in present if name not in required]
     if invented:
         # A bare word where the placeholder stood ("held near location.") reads worse than no edit.
@@ -90,7 +90,7 @@ def lint_candidate(
 def heading_title(line: str) -> str | None:
     """The folded title of a heading line ("Rules:", "## Rules"), or None for any other line."""
     match = _HEADING.match(line)
-    if not match or TOKEN.search(line):
+    if not match or placeholder_spans(line):
         return None
     title = (match.group("md") or match.group("plain")).strip()
     return title.casefold() if len(title.split()) <= 5 else None

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from replaygate.core.prompt import SECTION, TOKEN
+from replaygate.core.prompt import SECTION, placeholder_spans
 from replaygate.core.task import Task
 from replaygate.optimize.lint import heading_title
-from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.rollout_outcome import Outcome
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _LIST_MARK = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
@@ -92,17 +92,16 @@ def _plain(value: object) -> str:
 def literal(text: str) -> str:
     """`text` with every `{name}` escaped as `{{name}}`, so added text can never be a placeholder."""
     out, last = [], 0
-    for match in TOKEN.finditer(text):
-        if match.group(2):
-            out += [text[last : match.start()], "{{" + match.group(2) + "}}"]
-            last = match.end()
+    for start, end, name in placeholder_spans(text):
+        out += [text[last:start], "{{" + name + "}}"]
+        last = end
     out.append(text[last:])
     return "".join(out)
 
 
 def placeholders(text: str) -> list[str]:
     """Placeholder names in order of occurrence, repeats included."""
-    return [m.group(2) for m in TOKEN.finditer(text) if m.group(2)]
+    return [name for _, _, name in placeholder_spans(text)]
 
 
 def _is_header(line: str) -> bool:

@@ -11,8 +11,8 @@ from typing import Sequence
 from replaygate.core.prompt import PromptTemplate
 from replaygate.optimize.operators import Lesson, missing_instructions
 from replaygate.optimize.optimizer_llm import OptimizerRequest
-from replaygate.optimize.outcome import Outcome
-from replaygate.optimize.trace import render_traces
+from replaygate.optimize.rollout_outcome import Outcome
+from replaygate.optimize.critic_traces import render_traces
 
 REFLECT_FIELDS = ("prompt", "traces", "lessons", "placeholders", "max_chars")
 CROSSOVER_FIELDS = ("prompt", "other", "differences", "placeholders", "max_chars")

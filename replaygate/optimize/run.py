@@ -10,9 +10,10 @@ from typing import Any, Callable, Mapping
 from replaygate.core.changeset import Changeset
 from replaygate.llm.backend import Backend
 from replaygate.core.config import EvalConfig
-from replaygate.core.evaluation import Evaluation
+from replaygate.core.errors import InputError
+from replaygate.run.evaluation import Evaluation
 from replaygate.core.prompt import load_prompt
-from replaygate.cassettes.secrets import SecretLeakError, find_secrets, secrets_from_env
+from replaygate.cassettes.secrets import refuse_secrets, secrets_from_env, write_checked
 from replaygate.core.suite import Suite
 from replaygate.optimize.apo import APO
 from replaygate.optimize.budget import Budget
@@ -22,7 +23,7 @@ from replaygate.optimize.document import build_document
 from replaygate.optimize.evaluator import CandidateEvaluator
 from replaygate.optimize.history import PromptHistory
 from replaygate.optimize.optimizer_llm import OptimizerLLM
-from replaygate.optimize.report import render_optimization
+from replaygate.optimize.summary import render_optimization
 from replaygate.optimize.search import Search, SearchResult
 from replaygate.optimize.settings import OptimizeSettings
 
@@ -47,6 +48,20 @@ def _strategy(settings: OptimizeSettings, config: EvalConfig, root: Path):
     return Evolution(settings.evo, config, root, settings)
 
 
+def check_report_owner(report_path: Path, suite: str, changes: Changeset) -> None:
+    """Refuse to write over another suite's optimization report (a report setting without `{suite}`)."""
+    for name in ("apo", "evo"):
+        text = changes.read_text(report_path.with_suffix("") / f"{name}.json")
+        try:
+            owner = json.loads(text).get("suite") if text is not None else None
+        except (ValueError, AttributeError):
+            owner = None
+        if owner is not None and owner != suite:
+            raise InputError(f"{report_path}: holds the optimization report of suite {owner!r}, which suite {suite!r} "
+                             "would overwrite; put {suite} in [tool.replaygate.optimize] report, e.g. "
+                             "report = \"reports/optimization/{suite}.md\"")
+
+
 def optimize(
     suite: Suite,
     config: EvalConfig,
@@ -69,6 +84,8 @@ def optimize(
             return run
         finally:
             changes.discard()  # after an error or Ctrl-C; a no-op once committed
+    report_path = config.resolve(root, settings.report_path(suite.name))
+    check_report_owner(report_path, suite.name, changes)  # before any rollout is paid for
     evaluation = Evaluation(suite, config, root, backend, "none", environ)
     secrets = tuple(secrets_from_env(config.secret_env, dict(environ)))
     budget = Budget(settings.budget)
@@ -87,7 +104,7 @@ def optimize(
         "suite": suite.name,
         "strategy": strategy.name,
         "prompt_path": str(prompt_path.relative_to(root) if prompt_path.is_relative_to(root) else prompt_path),
-        "backend": backend.label,
+        "backend": evaluation.backend.label,  # under --llm=sim, the suite's own double by its own name
         "simulator": backend.is_simulator,
         "agent_model": config.model_for("agent"),
         "optimizer_model": config.model_for("optimizer"),
@@ -98,8 +115,7 @@ def optimize(
     # Optional strategy hooks: data for the report (operator statistics …) and extra report files.
     if hasattr(strategy, "extra"):
         document["strategy_data"] = strategy.extra()
-    report_path = config.resolve(root, settings.report)
-    json_path = report_path.parent / "optimization" / f"{strategy.name}.json"
+    json_path = report_path.with_suffix("") / f"{strategy.name}.json"
     # The other strategy's last run, as this session will leave it (it may have staged one already).
     others = [
         json.loads(text)
@@ -110,17 +126,14 @@ def optimize(
     payload = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     artifacts = strategy.artifacts(document) if hasattr(strategy, "artifacts") else {}
     outputs = [(json_path, payload), (report_path, text), *((json_path.parent / n, b) for n, b in artifacts.items())]
-    for path, body in outputs:
-        leaked = find_secrets(body, secrets)
-        if leaked:
-            raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
+    for path, body in outputs:  # before the history stages anything
+        refuse_secrets(path, body, secrets)
     history = PromptHistory(config.resolve(root, settings.history), changes, secrets)
     written = False
     if result.accepted:
         history.keep(prompt_path, incumbent.text, incumbent.version)
         history.keep(prompt_path, result.best.text, result.best.version)
-    for path, body in outputs:
-        changes.write(path, body)
+    write_checked(outputs, secrets, changes)
     if result.accepted:
         history.write_back(prompt_path, result.best.text)
         written = True

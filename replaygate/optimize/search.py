@@ -15,19 +15,22 @@ from replaygate.core.task import Task
 from replaygate.optimize.budget import Budget, BudgetExhausted
 from replaygate.optimize.candidate import Candidate
 from replaygate.optimize.evaluator import CandidateEvaluator
-from replaygate.optimize.gate import GateDecision, held_out_leaks, write_back_decision
+from replaygate.optimize.writeback import GateDecision, held_out_leaks, holdout_too_small, write_back_decision
 from replaygate.optimize.lint import lint_candidate, normalized
 from replaygate.optimize.optimizer_llm import OptimizerLLM, OptimizerRequest
-from replaygate.optimize.outcome import Outcome
+from replaygate.optimize.rollout_outcome import Outcome
 from replaygate.optimize.selection import confident_pick, lower_bound
 from replaygate.optimize.settings import OptimizeSettings
 from replaygate.optimize.split import assign_splits
-from replaygate.optimize.trace import without_results
+from replaygate.optimize.critic_traces import without_results
 
 Progress = Callable[[str], None]
 # Appended to what an editor reads as its critique when lint rejected its first answer.
 FEEDBACK = ("Your previous version of the prompt was rejected: {problem}. "
             "Write the complete prompt again without this problem.")
+
+# An editor reply with no <prompt> block (apo.edited_prompt gives ""): the problem its one retry is told.
+NO_PROMPT = "your reply held no new prompt; write the complete new prompt between <prompt> and </prompt>"
 
 
 class Strategy(Protocol):
@@ -102,9 +105,12 @@ class Search:
         ratios = self.settings.splits.model_dump()
         # Never salted with the seed: another seed would hold out tasks this one trained on (and wrote into the prompt).
         self.splits = assign_splits(self.tasks, ratios, salt=self.settings.split_salt)
-        for name in ("validation", "holdout"):
-            if not self.splits[name]:
-                raise ValueError(f"the {name} split is empty; give it a larger ratio in [tool.replaygate.optimize.splits]")
+        if not self.splits["validation"]:
+            raise ValueError("the validation split is empty; give it a larger ratio in [tool.replaygate.optimize.splits]")
+        # Checked before any rollout: a search whose winner the gate could never accept spends its budget for nothing.
+        too_small = holdout_too_small(len(self.splits["holdout"]), self.settings.alpha)
+        if too_small:
+            raise ValueError(f"{len(self.tasks)} tasks: {too_small}")
         leaks = held_out_leaks(self.incumbent.text, self.splits)
         if leaks:
             raise ValueError(
@@ -167,6 +173,8 @@ class Search:
 
     def _check(self, proposal: Candidate) -> tuple[Candidate | None, str]:
         """(the admitted candidate, "") or (None, the lint problem an editor may fix; "" when feedback cannot help)."""
+        if not proposal.text.strip():
+            return None, NO_PROMPT
         verdict = lint_candidate(proposal.text, self.required, self.settings.max_chars, self.seen)
         notes = (*proposal.notes, *verdict.repairs)
         if verdict.text is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -49,9 +50,10 @@ class EvoSettings(BaseModel):
     # Validation points lost per 1000 characters beyond the incumbent's length, in survival and tie-breaks.
     length_penalty: float = Field(0.05, ge=0.0, le=10.0)
     max_added: int = Field(3, ge=1, le=16, description="rules add_constraint adds at most at once")
-    # The benchmark's verdict: the other heuristic operators (add_example, add_emphasis, reorder_instructions,
-    # simplify) rarely beat their parent on a minibatch, so they are opt-in.
-    operators: tuple[str, ...] = ("reflect", "crossover", "add_constraint")
+    # Reflection and merge only, as the docs say. The benchmark's verdict: the heuristic operators rarely beat
+    # their parent on a minibatch, and add_constraint's children cost rollouts a reflection spends better (it left
+    # two of the room suite's seeds short of budget), so every heuristic operator is opt-in.
+    operators: tuple[str, ...] = ("reflect", "crossover")
     # Off for a heuristic-only run: LLM operators (reflect, crossover) cost optimizer calls.
     llm_operators: bool = True
     # A critic reads the failing traces before each reflective rewrite (the critique_prompt; one more call).
@@ -89,7 +91,9 @@ class OptimizeSettings(BaseModel):
     max_calls: int = Field(20, ge=0, description="optimizer calls (critic, editor, LLM operators, lint retries) a run may make")
     cache: str = ".evals/optimize-cache.jsonl"
     history: str = "prompts/history"
-    report: str = "reports/optimization.md"
+    # `{suite}` is the suite's name: each suite's report, and its runs' JSON beside it in a folder of the same name
+    # (reports/optimization/<suite>/<strategy>.json), so no suite's run overwrites another's.
+    report: str = "reports/optimization/{suite}.md"
     # The optimizer's own prompts ship with the harness; point these at files of yours to change them.
     critique_prompt: str = str(PACKAGED / "critique.md")
     edit_prompt: str = str(PACKAGED / "edit.md")
@@ -100,7 +104,13 @@ class OptimizeSettings(BaseModel):
     def _known_strategy(self) -> "OptimizeSettings":
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
+        if not self.report.endswith(".md") or re.search(r"\{(?!suite\})", self.report):
+            raise ValueError(f"report {self.report!r} must be a .md path whose only placeholder is {{suite}}")
         return self
+
+    def report_path(self, suite: str) -> str:
+        """The suite's optimization report; its runs' JSON documents go in the folder of the same name beside it."""
+        return self.report.replace("{suite}", suite)
 
 
 def load_settings(raw: Mapping[str, Any], where: str = "pyproject.toml") -> OptimizeSettings:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from replaygate.llm.backend import resolve_backend
-from replaygate.core.changeset import pause_point
+from replaygate.core.changeset import checkpoint
 from replaygate.core.errors import InputError
 from replaygate.optimize.settings import STRATEGIES, load_settings
 from replaygate.plugin.session import suite_of
-from replaygate.plugin.suite import STATE, CaseBelowThreshold
+from replaygate.plugin.cases import STATE, CaseBelowThreshold
 
 if TYPE_CHECKING:
     from replaygate.optimize.run import OptimizationRun
@@ -117,7 +117,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError("--optimize: no selected suite could be optimized (see the lines above); select one with a path or -k")
     if not any(run.written for run in config.stash[RUNS]):
         return  # nothing changed: the session replays the committed cassettes as usual
-    pause_point("gate")
+    checkpoint("gate")
     # The prompt changed: record its cassettes and make its scores the new baseline (--snapshot-update),
     # all staged beside the new prompt until the session ends.
     state.switch_to_recording(backend, "all", staged=True)
@@ -188,8 +188,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         else:
             verdict = f"prompt {doc['incumbent']['version']} kept"
         holdout = f"holdout {before:.3f} -> {after:.3f}" if before is not None and after is not None else doc["stopped"]
+        # The gate's own words (gain, p, n and the margin), so a kept prompt says why without opening the report.
+        gate = doc["gate"]["summary"] if doc.get("gate") else holdout
         terminalreporter.write_line(
-            f"optimize {doc['strategy']} {doc['suite']}: {verdict} ({holdout}); {budget['used']}/{budget['rollouts']} "
+            f"optimize {doc['strategy']} {doc['suite']}: {verdict} ({gate}); {budget['used']}/{budget['rollouts']} "
             f"rollouts, {budget['optimizer_calls']} optimizer calls; {run.report_path}"
         )
     if ABANDONED in config.stash:

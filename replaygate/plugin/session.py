@@ -17,16 +17,17 @@ from replaygate.llm.backend import resolve_backend
 from replaygate.results.baseline import load_baseline
 from replaygate.cassettes.cassette import CaseKey, CassetteMiss, FolderUse
 from replaygate.core.changeset import Changeset, recover
-from replaygate.core.config import EvalConfig, load_config
-from replaygate.core.errors import InputError, check_file_destination, check_folder
-from replaygate.core.evaluation import Evaluation, RunInfo
+from replaygate.core.config import EvalConfig, load_config, read_table
+from replaygate.core.errors import CaseError, InputError, check_file_destination, check_folder, raised_at, shown_path
+from replaygate.cassettes.secrets import secrets_from_env
+from replaygate.run.evaluation import Evaluation, RunInfo
 from replaygate.core.prompt import PromptTemplate
 from replaygate.core.suite import CASES_ATTRIBUTE, Suite, SuiteSetup
 from replaygate.results.gate import BaselineDiff, check_given_baseline, gate_settings, task_leaks
 from replaygate.results.record import CaseRecord
 from replaygate.results.results import RunResults, SuiteResults
-from replaygate.core.runner import CaseResult
-from replaygate.core.task import Task
+from replaygate.run.runner import CaseResult
+from replaygate.core.task import Task, tasks_from_list
 
 
 class CaseBelowThreshold(pytest.fail.Exception):
@@ -60,10 +61,11 @@ class CaseOutcome:
                 miss = result.failure
                 command = " ".join(["pytest", f"'{self.nodeid}'", *self.options, f"--eval-record-mode={miss.record_mode_hint}"])
                 pytest.fail(f"{miss}; record it with: {command}", pytrace=False)
-            if isinstance(result.failure, InputError):
+            if isinstance(result.failure, (InputError, CaseError)):
                 pytest.fail(str(result.failure), pytrace=False)
             if result.failure is not None:
-                raise result.failure
+                # The user's solver or grader raised: its own file:line and the exception, not the harness's frames.
+                pytest.fail(f"case {result.task.id}: {raised_at(result.failure)}", pytrace=False)
             if result.rollout is not None and result.rollout.infra_failed:
                 # A plain failure, not CaseBelowThreshold: no baseline xfail may swallow it.
                 pytest.fail(result.rollout.error or "infrastructure error", pytrace=False)
@@ -160,6 +162,8 @@ class EvalSession:
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.evaluations: dict[str, Evaluation] = {}
+        self.declared: dict[str, tuple[Suite, str]] = {}  # suite name -> the first suite and test module using it
+        self.hard_failures = 0  # failed tests that were not a case scoring below its threshold (RecordCollector)
         self.results: dict[str, dict[str, list[CaseResult]]] = {}  # this process's results, per suite and task
         # A failing example noted by the running property test, attached to its report.
         self.pending_minimal: tuple[str, CaseResult] | None = None
@@ -190,7 +194,7 @@ class EvalSession:
         source = f"the reports setting{f' ({given})' if given else ''}"
         reports = self.config.resolve(self.root, self.config.reports)
         check_folder(reports, "reports", source)
-        for name in ("scores.md", "scores.json"):
+        for name in ("scores.md", "scores.json", "index.html"):
             check_file_destination(reports / name, "report", source)
         # --optimize may write back the prompt, re-record the cassettes and write its history and report.
         optimizing = bool(self.pytest_config.getoption("optimize", None))
@@ -244,9 +248,12 @@ class EvalSession:
 
     def run_results(self) -> RunResults:
         """Everything the report, the gate and a shard's results file are built from."""
+        # A suite whose only test is a property has no case records, but its smallest failing example is reported.
+        names = sorted({name for name, records in self.records.items() if records} | set(self.minimal))
         suites = {
-            name: SuiteResults(self.infos[name], list(records.values()), [self.minimal[name]] if name in self.minimal else [])
-            for name, records in self.records.items() if records and name in self.infos
+            name: SuiteResults(self.infos[name], list(self.records.get(name, {}).values()),
+                               [self.minimal[name]] if name in self.minimal else [])
+            for name in names if name in self.infos
         }
         return RunResults(self.threshold, self.repeats, self.min_passes, suites, dict(self.property_outcomes), self.shard)
 
@@ -285,6 +292,13 @@ class EvalSession:
             staged = self.changes.stage_folder(config.resolve(self.root, config.cassettes))
             config = config.model_copy(update={"cassettes": str(staged)})
         return config
+
+    def unknown_suite_tables(self) -> list[str]:
+        """A line for each [tool.replaygate.suites.<name>] that no collected suite has: a misspelt name is ignored otherwise."""
+        tables = read_table(self.pyproject).get("suites", {})
+        known = ", ".join(sorted(self.declared)) or "none"
+        return [f"{shown_path(self.pyproject)}: [tool.replaygate.suites.{name}] names no suite this session collected "
+                f"(suites: {known}); fix the table's name, or it is ignored" for name in sorted(tables) if name not in self.declared]
 
     def threshold_for(self, suite: Suite) -> float:
         own = self.evaluation(suite).config.threshold
@@ -342,7 +356,7 @@ class EvalSession:
     def _cassette_folder(self, evaluation: Evaluation, group: str) -> Path:
         """Where `group`'s cassettes for the agent model are committed (a staged re-record writes elsewhere)."""
         root = self.changes.target_of(evaluation.config.resolve(self.root, evaluation.config.cassettes))
-        return root / CaseKey(group, evaluation.config.model_for("agent"), "-").folder
+        return root / CaseKey(group, evaluation.model_label("agent", group), "-").folder
 
     def suite_cassette_use(self, suite: Suite, items: list[pytest.Item]) -> str | None:
         """The suite's folder and task ids, complete when this session selected every task (JSON).
@@ -409,9 +423,11 @@ class RecordCollector:
         self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if report.failed and not props.get("eval_below_threshold"):
+            self.state.hard_failures += 1  # not a score below threshold: --update-baseline cannot accept it
         if report.when != "call":
             return
-        props = dict(report.user_properties)
         state, suite = self.state, props.get("eval_suite")
         if suite and "eval_info" in props and suite not in state.infos:
             state.infos[suite] = RunInfo.from_json(props["eval_info"])
@@ -455,15 +471,24 @@ class AdHocRunner:
     def threshold(self, suite: Suite) -> float:
         return self.state.threshold_for(suite)
 
+    def secrets(self) -> list[tuple[str, str]]:
+        """The credential values no file the test writes may hold."""
+        return secrets_from_env(self.state.config.secret_env, self.state.environ)
+
     def cassette_folder(self, suite: Suite, group: str) -> Path:
         """Where the cassettes of `group` (this test's own cases) are kept for the suite's agent model."""
         evaluation = self._evaluation(suite)
-        relpath = CaseKey(group, evaluation.config.model_for("agent"), "-").relpath
+        relpath = CaseKey(group, evaluation.model_label("agent", group), "-").relpath
         return evaluation.config.resolve(self.state.root, evaluation.config.cassettes) / Path(relpath).parent
 
-    def run(self, suite: Suite, tasks: list[Task], group: str) -> list[CaseResult]:
-        """Run `tasks` under the suite's prompt, solver and graders, with cassettes in their own `group` folder."""
+    def run(self, suite: Suite, tasks: list[Task | dict], group: str) -> list[CaseResult]:
+        """Run `tasks` (Tasks, or dicts as a task file holds them) under the suite's prompt, solver and graders, with
+        cassettes in their own `group` folder."""
         evaluation = self._evaluation(suite)
+        try:
+            tasks = tasks_from_list(list(tasks), f"eval_runner.run({suite.name!r}, group={group!r}) tasks")
+        except InputError as exc:
+            pytest.fail(str(exc), pytrace=False)
         self.state.note_group_use(evaluation, tasks, group)
         self.state.settle(evaluation)
         started = time.perf_counter()

@@ -6,11 +6,14 @@ import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from replaygate.core.atomic import write_text_atomic
+from replaygate.cassettes.secrets import write_checked
 from replaygate.core.errors import InputError, read_input
 from replaygate.results.outcome import TaskOutcome
+
+if TYPE_CHECKING:
+    from replaygate.core.changeset import Changeset
 
 FORMAT = 3
 # Format 1 lacks the run's settings and per-grader scores; formats 1 and 2 hold one suite's cases, not keyed by suite.
@@ -144,6 +147,11 @@ def updated_suite(
         entry: dict[str, object] = {"score": round(outcome.mean, 4), "passed": outcome.passed}
         if outcome.repeats > 1:
             entry["scores"] = outcome.scores
+        # What the accepted run answered, so a report can show it beside a later run's answer.
+        if outcome.repeats > 1:
+            entry["answers"] = [r.chosen for r in outcome.records]
+        else:
+            entry["answer"] = outcome.records[0].chosen
         graders = sorted({name for r in outcome.records for name in r.grader_scores})
         if graders:
             entry["graders"] = {
@@ -172,5 +180,7 @@ def updated_baseline(
     return document
 
 
-def write_baseline(path: Path, document: dict) -> None:
-    write_text_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+def write_baseline(path: Path, document: dict, secrets: Sequence[tuple[str, str]] = (),
+                   changes: Changeset | None = None) -> None:
+    """Write (or stage in `changes`) atomically, refused if an answer it keeps holds a credential."""
+    write_checked([(path, json.dumps(document, indent=1, sort_keys=True) + "\n")], secrets, changes)

@@ -23,6 +23,7 @@ from replaygate.results.charts import MIN_CONTRAST, contrast
 SKIP_BROWSER = "skipped: chromium not found; install it with apt-get install chromium"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 MERMAID = "mermaid@11"  # 10.5 and older do not know xychart-beta
+NPM_TIMEOUT_S = 120.0  # a first install over a working network takes well under a minute
 HEADLESS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w-]*)")
@@ -104,8 +105,12 @@ def install_mermaid(folder: Path) -> tuple[Path | None, str]:
         return None, f"skipped: the mermaid npm package is not in {folder} and npm is not found; {how}"
     print(f"installing {MERMAID} into {folder} (first use) ...", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", MERMAID],
-                          capture_output=True, text=True)
+    try:
+        # Without a registry npm retries for minutes: give up after NPM_TIMEOUT_S and skip, saying how.
+        done = subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", MERMAID],
+                              capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None, f"skipped: npm did not install {MERMAID} into {folder} within {NPM_TIMEOUT_S:g} s; {how}"
     script = mermaid_script(folder)
     if done.returncode != 0 or script is None:
         return None, f"skipped: npm could not install {MERMAID} into {folder}; {how}"

@@ -1,4 +1,4 @@
-"""Publishing a run: the baseline comparison, scores.md and scores.json, and GitHub's job summary."""
+"""Publishing a run: the baseline comparison, scores.md, scores.json and index.html, and GitHub's job summary."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from replaygate.cassettes.secrets import SecretLeakError, find_secrets
-from replaygate.core.atomic import write_text_atomic
-from replaygate.core.changeset import Changeset, pause_point
+from replaygate.cassettes.secrets import write_checked
+from replaygate.core.changeset import Changeset, checkpoint
 from replaygate.results.baseline import Baseline
 from replaygate.results.gate import BaselineDiff, GateSettings, compare_to_baseline
 from replaygate.llm.pricing import load_prices
+from replaygate.results.page import PAGE_NAME, build_page
+from replaygate.results.page_data import PageSources
 from replaygate.results.report import append_step_summary, render_scores, run_metadata
 from replaygate.results.results import RunResults
 
@@ -33,26 +34,23 @@ def publish(
     step_summary: str | None = None,
     metadata: Mapping[str, object] = (),
     changes: Changeset | None = None,
+    page: PageSources | None = None,
 ) -> str:
     """Write scores.md and scores.json under `reports` (and append to GitHub's job summary); returns the markdown.
 
-    With `changes` both reports are staged there, to switch in with the session's other files.
+    With `page`, index.html too (what it reads beyond the records: cassettes, prompt history, optimization runs).
+    With `changes` the reports are staged there, to switch in with the session's other files.
     """
     prices = load_prices()
     text = render_scores(results, diffs, prices.models, prices.as_of)
-    document = run_metadata(results, diffs, {**dict(metadata), "prices_as_of": prices.as_of})
+    document = run_metadata(results, diffs, {**dict(metadata), "prices_as_of": prices.as_of}, prices.models)
     payload = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    outputs = ((reports / "scores.md", text), (reports / "scores.json", payload))
-    for path, body in outputs:  # both checked before either is written
-        leaked = find_secrets(body, secrets)
-        if leaked:
-            raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
-    for path, body in outputs:
-        if changes is None:
-            write_text_atomic(path, body)
-        else:
-            changes.write(path, body)
-            pause_point("report")
+    outputs = [(reports / "scores.md", text), (reports / "scores.json", payload)]
+    if page is not None:
+        outputs.append((reports / PAGE_NAME, build_page(results, diffs, page, secrets, str(reports / PAGE_NAME))))
+    write_checked(outputs, secrets, changes)
+    if changes is not None:
+        checkpoint("report")
     if step_summary:
         append_step_summary(Path(step_summary), text, secrets)
     return text

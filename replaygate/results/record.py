@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from replaygate.core.rollout import Rollout
-from replaygate.core.runner import CaseResult
+from replaygate.run.runner import CaseResult
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,18 @@ class CaseRecord:
     latency_s: float = 0.0
     # Why the case is no test, when the prompt shows its input (a leaked example); kept out of the gate.
     contaminated: str = ""
+    # Model requests the case sent through the harness; 0: its calls, if any, escaped (never accepted into a
+    # baseline unnoticed). None: not counted (a case that did not run, an older record).
+    model_calls: int | None = None
+    # Time to first token of the case's first streamed call (None: no call streamed); in replay it measures the replay.
+    ttft_s: float | None = None
+    # Parts of tokens_in / tokens_out (agent and graders): input read from the prompt cache, output spent reasoning.
+    tokens_cached: int = 0
+    tokens_reasoning: int = 0
+    # [input, cached input, output] per model the answers named, the agent's and the graders' apart; tokens that no
+    # named model accounts for are priced under the configured model. Older records have none: all are.
+    models: dict[str, list[int]] = field(default_factory=dict)
+    grading_models: dict[str, list[int]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         # vars, not asdict: the same JSON without asdict's deep copy of every field (one record per case).
@@ -84,5 +96,15 @@ def record_case(
         grading_tokens_in=rollout.grading_usage.input_tokens if rollout else 0,
         grading_tokens_out=rollout.grading_usage.output_tokens if rollout else 0,
         latency_s=round(rollout.latency_s, 4) if rollout else 0.0,
+        ttft_s=round(rollout.ttft_s, 4) if rollout is not None and rollout.ttft_s is not None else None,
         contaminated=contaminated,
+        model_calls=rollout.model_calls if rollout is not None and result.failure is None else None,
+        tokens_cached=(rollout.usage.cached_input_tokens + rollout.grading_usage.cached_input_tokens) if rollout else 0,
+        tokens_reasoning=(rollout.usage.reasoning_tokens + rollout.grading_usage.reasoning_tokens) if rollout else 0,
+        models=_sorted_models(rollout.usage.by_model) if rollout else {},
+        grading_models=_sorted_models(rollout.grading_usage.by_model) if rollout else {},
     )
+
+
+def _sorted_models(by_model: dict[str, list[int]]) -> dict[str, list[int]]:
+    return {model: list(counts) for model, counts in sorted(by_model.items())}

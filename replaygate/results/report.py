@@ -11,16 +11,15 @@ from typing import Mapping, Sequence
 
 from tabulate import tabulate
 
-from replaygate.core.atomic import write_text_atomic
 from replaygate.core.errors import InputError, os_error_message
-from replaygate.core.evaluation import RunInfo
+from replaygate.run.evaluation import RunInfo
 from replaygate.results.charts import init_directive, legend
 from replaygate.results.gate import BaselineDiff
 from replaygate.results.outcome import TaskOutcome
-from replaygate.llm.pricing import Price, estimated_cost, format_cost
+from replaygate.llm.pricing import Price, estimated_cost, format_cost, unpriced
 from replaygate.results.record import CaseRecord
 from replaygate.results.results import RunResults, SuiteResults
-from replaygate.cassettes.secrets import SecretLeakError, find_secrets
+from replaygate.cassettes.secrets import refuse_secrets, write_checked
 from replaygate.results.stats import format_p, mean_interval, percentile
 
 SIMULATOR_NOTE = (
@@ -103,17 +102,20 @@ def render_suite(
     parts = [f"# Scores: {name}" if level == 1 else f"{'#' * level} {name}", ""]
     if info.is_simulator:
         parts += [SIMULATOR_NOTE, ""]
-    parts += [f"{h} Summary", "", _table(_summary_rows(results, suite, outcomes, prices, prices_as_of), ["", ""]), ""]
+    parts += [f"{h} Summary", "", _table(summary_rows(results, suite, outcomes, prices, prices_as_of), ["", ""]), ""]
     parts += _gate_section(diff, h)
     parts += _changes_section(outcomes, diff, h)
     parts += _chart_section(outcomes, diff, h)
     parts += _graders_section(outcomes, diff, info, h)
     if suite.minimal:
-        parts += [f"{h} Smallest failing generated task", "", "Hypothesis shrank a failing property test to this case:", ""]
+        parts += [f"{h} Smallest failing generated task", "",
+                  "A property test failed; this is the smallest failing example Hypothesis found (shrunk when it was "
+                  "drawn, and replayed from the recorded examples since):", ""]
         for r in suite.minimal:
             parts += [
                 "```json",
-                json.dumps({"id": r.task_id, "input": r.task_input, "expected": r.expected}, sort_keys=True),
+                json.dumps({"id": r.task_id, "input": r.task_input, "expected": None if r.expected == "—" else r.expected},
+                           sort_keys=True, ensure_ascii=False),
                 "```",
                 f"- chosen: {_cell(r.chosen)}",
                 f"- reasons: {_cell(r.reason)}",
@@ -126,7 +128,7 @@ def render_suite(
 # --- summary ---------------------------------------------------------------------------------------
 
 
-def _summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str, TaskOutcome],
+def summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str, TaskOutcome],
                   prices: Mapping[str, Price], prices_as_of: str) -> list[list[str]]:
     info, records = suite.info, suite.records
     simulated = " (offline test double, not a real model)" if info.is_simulator else ""
@@ -158,14 +160,21 @@ def _summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[st
         spread = sum(o.spread for o in outcomes.values()) / count
         rows.append([f"pass@1 / pass@{results.repeats}", f"{at_1:.1%} / {at_n:.1%}"])
         rows.append(["spread over repeats", f"{spread:.3f} (mean standard deviation per task)"])
-    rows.append(["tokens in / out", f"{sum(r.tokens_in for r in records)} / {sum(r.tokens_out for r in records)}"])
+    rows.append(["tokens in / out", _tokens(records)])
     rows.append(["estimated cost", _cost(info, records, prices, prices_as_of)])
     rows.append(["latency p50 / p95", _latency(info, records)])
+    if any(r.ttft_s is not None for r in records):
+        rows.append(["time to first token p50 / p95", _ttft(info, records)])
     rows.append(["errors", f"{sum(kinds.values())}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})" if kinds else "")])
     contaminated = sum(any(r.contaminated for r in o.records) for o in outcomes.values())
     if contaminated:
         rows.append(["contaminated", f"{contaminated} case{'s' if contaminated != 1 else ''} whose input appears in the "
                                      "prompt (kept out of the gate)"])
+    silent = sorted({r.task_id for r in records if r.model_calls == 0})
+    if silent:
+        rows.append(["no model call", f"{len(silent)} case{'s' if len(silent) != 1 else ''} sent no model request through "
+                                      f"the harness ({', '.join(silent[:5])}{', …' if len(silent) > 5 else ''}); "
+                                      "never accepted into the baseline"])
     retried = sum(r.retries for r in records)
     if retried:
         rows.append(["unreadable answers asked again", str(retried)])
@@ -182,28 +191,56 @@ def _range(low: float, high: float) -> str:
     return "unbounded with one task" if math.isinf(high) else f"{low:.3f} to {high:.3f}"
 
 
-def _usage_by_model(info: RunInfo, records: Sequence[CaseRecord]) -> dict[str, tuple[int, int]]:
-    usage: dict[str, tuple[int, int]] = {}
-    for model, tokens_in, tokens_out in (
-        (info.agent_model, sum(r.tokens_in - r.grading_tokens_in for r in records),
-         sum(r.tokens_out - r.grading_tokens_out for r in records)),
-        (info.judge_model, sum(r.grading_tokens_in for r in records), sum(r.grading_tokens_out for r in records)),
-    ):
-        old_in, old_out = usage.get(model, (0, 0))
-        usage[model] = (old_in + tokens_in, old_out + tokens_out)
+def _usage_by_model(info: RunInfo, records: Sequence[CaseRecord]) -> dict[str, list[int]]:
+    """[input, cached input, output] per model: the model each answer named, else the role's configured model."""
+    usage: dict[str, list[int]] = {}
+
+    def add(model: str, counts: Sequence[int]) -> None:
+        total = usage.setdefault(model, [0, 0, 0])
+        for index, count in enumerate(counts):
+            total[index] += count
+
+    for r in records:
+        # The grading part of the cached tokens is not kept apart: the named grading models' share is, the rest
+        # of the cached tokens goes to the agent's configured model (the usual case: no cache, or no judge).
+        cached_named = sum(c[1] for c in r.models.values()) + sum(c[1] for c in r.grading_models.values())
+        for configured, named, tokens_in, cached, tokens_out in (
+            (info.agent_model, r.models, r.tokens_in - r.grading_tokens_in, r.tokens_cached - cached_named,
+             r.tokens_out - r.grading_tokens_out),
+            (info.judge_model, r.grading_models, r.grading_tokens_in, 0, r.grading_tokens_out),
+        ):
+            for model, counts in named.items():
+                add(model, counts)
+            rest = [tokens_in - sum(c[0] for c in named.values()), max(cached, 0),
+                    tokens_out - sum(c[2] for c in named.values())]
+            if rest[0] > 0 or rest[2] > 0:
+                add(configured, [rest[0], min(rest[1], rest[0]), rest[2]])
     return usage
+
+
+def _tokens(records: Sequence[CaseRecord]) -> str:
+    tokens_in, tokens_out = sum(r.tokens_in for r in records), sum(r.tokens_out for r in records)
+    cached, reasoning = sum(r.tokens_cached for r in records), sum(r.tokens_reasoning for r in records)
+    return f"{tokens_in} / {tokens_out} ({cached} of the input cached, {reasoning} of the output reasoning)"
 
 
 def _cost(info: RunInfo, records: Sequence[CaseRecord], prices: Mapping[str, Price], as_of: str) -> str:
     usage = _usage_by_model(info, records)
     cost = estimated_cost(usage, prices)
     if cost is None:
-        unpriced = sorted(m for m, (i, o) in usage.items() if (i or o) and m not in prices)
-        return format_cost(None, ", ".join(unpriced)) + "; add it to the price table replaygate/llm/prices.toml"
+        return (format_cost(None, ", ".join(unpriced(usage, prices)))
+                + "; add it to the price table replaygate/llm/prices.toml")
     what = " (the offline test double costs nothing)" if info.is_simulator and cost == 0 else ""
     # A replay makes no calls: the figure is what the recorded calls cost.
     billed = ", what the recorded calls cost" if info.mode == "replay" and not what else ""
     return format_cost(cost) + what + billed + (f"; prices as of {as_of}" if as_of and not what else "")
+
+
+def _ttft(info: RunInfo, records: Sequence[CaseRecord]) -> str:
+    if info.mode == "replay":
+        return "not measured in replay (replay times are in scores.json)"  # as latency: it would change run to run
+    timed = [r.ttft_s for r in records if r.ttft_s is not None]
+    return f"{percentile(timed, 50) * 1000:.0f} ms / {percentile(timed, 95) * 1000:.0f} ms, first streamed call per rollout"
 
 
 def _latency(info: RunInfo, records: Sequence[CaseRecord]) -> str:
@@ -364,13 +401,29 @@ def _tasks_table(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff, repeat
 # --- files -----------------------------------------------------------------------------------------
 
 
-def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: Mapping[str, object]) -> dict:
+def usage_summary(info: RunInfo, records: Sequence[CaseRecord], prices: Mapping[str, Price] | None) -> dict:
+    """A suite's tokens (agent and graders), per model as priced, and their estimated cost (None: a model is unpriced)."""
+    by_model = _usage_by_model(info, records)
+    return {
+        "tokens_in": sum(r.tokens_in for r in records),
+        "tokens_cached": sum(r.tokens_cached for r in records),
+        "tokens_out": sum(r.tokens_out for r in records),
+        "tokens_reasoning": sum(r.tokens_reasoning for r in records),
+        "by_model": {model: dict(zip(("tokens_in", "tokens_cached", "tokens_out"), counts))
+                     for model, counts in sorted(by_model.items()) if any(counts)},
+        "estimated_cost_usd": None if prices is None else estimated_cost(by_model, prices),
+    }
+
+
+def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: Mapping[str, object],
+                 prices: Mapping[str, Price] | None = None) -> dict:
     """`scores.json`: the report's numbers plus what scores.md leaves out (times, durations, versions)."""
     suites = {}
     for name, suite in sorted(results.suites.items()):
         outcomes = suite.outcomes(results.min_passes)
         diff = diffs[name]
         timed = [r.latency_s for r in suite.records if r.error_kind != "harness"]
+        ttfts = [r.ttft_s for r in suite.records if r.ttft_s is not None]
         means = [o.mean for o in outcomes.values()]
         suites[name] = {
             "info": asdict(suite.info),
@@ -380,6 +433,11 @@ def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: 
             "mean_score": round(sum(means) / len(means), 6) if means else None,
             "latency_s": {"p50": percentile(timed, 50), "p95": percentile(timed, 95),
                           "measures": "replay time" if suite.info.mode == "replay" else "model round trips"} if timed else None,
+            "usage": usage_summary(suite.info, suite.records, prices),
+            # Of each rollout's first streamed call: request sent to the first chunk of its answer.
+            "ttft_s": {"p50": percentile(ttfts, 50), "p95": percentile(ttfts, 95), "streamed_cases": len(ttfts),
+                       "measures": "replay time" if suite.info.mode == "replay" else "model time to first token"}
+            if ttfts else None,
             "gate": {
                 "failed": diff.failed,
                 "summary": diff.summary(),
@@ -401,17 +459,12 @@ def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: 
 
 def write_report(path: Path, text: str, secrets: Sequence[tuple[str, str]]) -> None:
     """Write atomically, after checking the text holds no credential's value."""
-    leaked = find_secrets(text, secrets)
-    if leaked:
-        raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
-    write_text_atomic(path, text)
+    write_checked([(path, text)], secrets)
 
 
 def append_step_summary(path: Path, text: str, secrets: Sequence[tuple[str, str]]) -> None:
     """Add the report to GitHub's job summary (`$GITHUB_STEP_SUMMARY`), which is appended to, never replaced."""
-    leaked = find_secrets(text, secrets)
-    if leaked:
-        raise SecretLeakError(f"{path}: refusing to write, it would contain the value of ${leaked[0]}")
+    refuse_secrets(path, text, secrets)
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(text + "\n")

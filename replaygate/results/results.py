@@ -7,9 +7,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from replaygate.core.atomic import write_text_atomic
 from replaygate.core.errors import InputError, read_input
-from replaygate.core.evaluation import RunInfo
+from replaygate.run.evaluation import RunInfo
 from replaygate.results.outcome import TaskOutcome, task_outcomes
 from replaygate.results.record import CaseRecord
 
@@ -91,10 +90,6 @@ def read_results(path: Path) -> RunResults:
     fix = "pass the files the shards wrote with --results-json"
     text = read_input(path, ResultsError, "results file", fix, "JSON", source="the merge's RESULTS argument")
     return RunResults.from_json(text, str(path))
-
-
-def write_results(path: Path, results: RunResults) -> None:
-    write_text_atomic(path, results.to_json())
 
 
 def merge_results(parts: Sequence[tuple[str, RunResults]]) -> RunResults:

@@ -22,6 +22,8 @@ from replaygate.core.config import load_config
 from replaygate.core.errors import InputError, OneLineParser, check_file_destination, check_folder
 from replaygate.results.gate import (DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, check_given_baseline, gate_settings,
                                      missing_baseline_note, older_format_note)
+from replaygate.results.page import PAGE_NAME
+from replaygate.results.page_data import page_sources
 from replaygate.results.publish import compare_run, publish
 from replaygate.results.results import merge_results, read_results
 from replaygate.cassettes.secrets import secrets_from_env
@@ -61,7 +63,7 @@ def merge(argv: Sequence[str]) -> int:
     parser.add_argument("--baseline", type=Path, help="baseline the gate compares with (default: [tool.replaygate] baseline)")
     parser.add_argument("--baseline-optional", action="store_true",
                         help="a missing --baseline file passes the gate with nothing to compare (a first PR) instead of an error")
-    parser.add_argument("--reports", type=Path, help="where scores.md and scores.json go (default: [tool.replaygate] reports)")
+    parser.add_argument("--reports", type=Path, help="where scores.md, scores.json and index.html go (default: [tool.replaygate] reports)")
     parser.add_argument("--max-regression", type=float, default=DEFAULT_MAX_REGRESSION)
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
     args = parser.parse_args(argv)
@@ -73,7 +75,7 @@ def merge(argv: Sequence[str]) -> int:
         reports = args.reports or config.resolve(Path.cwd(), config.reports)
         source = "--reports" if args.reports else "the reports setting (or --reports)"
         check_folder(reports, "reports", source)
-        for name in ("scores.md", "scores.json"):
+        for name in ("scores.md", "scores.json", PAGE_NAME):
             check_file_destination(reports / name, "report", source)
         results = merge_results([(str(path), read_results(path)) for path in args.files])
         baseline_path = args.baseline or config.resolve(Path.cwd(), config.baseline)
@@ -82,7 +84,8 @@ def merge(argv: Sequence[str]) -> int:
         publish(results, diffs, reports, secrets_from_env(config.secret_env, os.environ),
                 os.environ.get("GITHUB_STEP_SUMMARY"),
                 {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions(),
-                 "merged_from": [str(path) for path in args.files]})
+                 "merged_from": [str(path) for path in args.files]},
+                page=page_sources(Path.cwd(), config))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
