@@ -601,7 +601,7 @@ row("cassette: an answer that is not JSON", "the first recorded answer of t1 cut
      "--eval-record-mode=all, or restore the file from git"),
     recorded_answer({"string": '{"id": "chatcmpl-sim", "choices": ['}))
 row("cassette: a recorded 400", "t1's first answer is a recorded 400 (context too long)", "pytest -k t1", 0,
-    "evals room_selector: 1 cases (replay), 1 passed, mean score 0.000 -> reports/scores.md",
+    "evals room_selector: 1 case (replay), 1 passed, mean score 0.000 -> reports/scores.md",
     recorded_answer({"json": {"error": {"message": "This model's maximum context length is 128000 tokens.",
                                         "type": "invalid_request_error", "param": "messages",
                                         "code": "context_length_exceeded"}}}, status=400))

@@ -47,3 +47,20 @@ def test_an_edited_prompt_is_answered_in_the_block_the_optimizer_reads():
 
     assert edited_prompt(new_prompt("  Triage {ticket}.\nCall lookup_order first.  ")) == \
         "Triage {ticket}.\nCall lookup_order first."
+
+
+def test_the_docs_example_of_a_double_answering_the_optimizer_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs/optimization.md").read_text(encoding="utf-8")
+    block = re.search(r"## A double that answers the optimizer.*?```python\n(.*?)```", text, re.S)[1]
+    namespace = {"agent_turn": lambda request: "an agent's answer"}
+    exec(compile(block, "docs/optimization.md", "exec"), namespace)
+    stand_in = namespace["stand_in"]
+    assert "lookup_order" in stand_in(sent("critique.md"))
+    edited = stand_in(sent("edit.md"))
+    assert edited.startswith("<prompt>\nTriage {ticket}.") and edited.endswith("before you answer.\n</prompt>")
+    turn = parse_request("chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                                  "tools": [{"type": "function", "function": {"name": "lookup_order"}}]})
+    assert stand_in(turn) == "an agent's answer"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import sys
-import threading
 from typing import Any, Callable
 
 import httpx2
@@ -24,9 +23,6 @@ import httpx2
 from replaygate.capture.patch import Patches, is_model_request
 from replaygate.capture.route import CURRENT_ROUTE, CaptureError, CaseRoute, is_active
 
-_lock = threading.Lock()
-_installs = 0
-_patches = Patches()
 _originals: dict[str, Callable[..., Any]] = {}
 
 
@@ -194,6 +190,17 @@ def _transports() -> list[tuple[str, Any, Callable[..., Any]]]:
     return found
 
 
+def _apply(patches: Patches) -> None:
+    if "azure.core" not in sys.modules:
+        return
+    for key, owner, replacement in _transports():
+        _originals[key] = owner.send
+        patches.replace(owner, "send", replacement)
+
+
+_patches = Patches(_apply)
+
+
 def install() -> None:
     """Capture azure-core until the matching `uninstall` (calls nest).
 
@@ -201,25 +208,12 @@ def install() -> None:
     pays nothing for it at start-up. A client module imported later, inside a case, is not captured; the network
     guard then refuses its calls with its one line.
     """
-    global _installs
-    with _lock:
-        _installs += 1
-        if _installs > 1 or "azure.core" not in sys.modules:
-            return
-        for key, owner, replacement in _transports():
-            _originals[key] = owner.send
-            _patches.replace(owner, "send", replacement)
+    _patches.hold()
 
 
 def uninstall() -> None:
-    global _installs
-    with _lock:
-        if _installs == 0:
-            return
-        _installs -= 1
-        if _installs == 0:
-            _patches.restore()
+    _patches.release()
 
 
 def installed() -> bool:
-    return _installs > 0
+    return _patches.held

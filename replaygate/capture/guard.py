@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-import threading
 from typing import Any
 
 from replaygate.capture.patch import Patches
@@ -21,10 +20,7 @@ from replaygate.core.errors import InputError
 
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
-_lock = threading.Lock()
-_installs = 0
 _originals: dict[str, Any] = {}  # what the patched functions call on
-_patches = Patches()
 
 
 class NetworkBlocked(ConnectionRefusedError):
@@ -133,28 +129,24 @@ def _is_address(name: str) -> bool:
     return True
 
 
+def _apply(patches: Patches) -> None:
+    _originals.update(connect=socket.socket.connect, connect_ex=socket.socket.connect_ex, getaddrinfo=socket.getaddrinfo)
+    patches.replace(socket.socket, "connect", _connect)
+    patches.replace(socket.socket, "connect_ex", _connect_ex)
+    patches.replace(socket, "getaddrinfo", _getaddrinfo)
+
+
+_patches = Patches(_apply)
+
+
 def install() -> None:
     """Guard sockets until the matching `uninstall` (calls nest: the last uninstall restores them)."""
-    global _installs
-    with _lock:
-        _installs += 1
-        if _installs == 1:
-            _originals.update(connect=socket.socket.connect, connect_ex=socket.socket.connect_ex,
-                              getaddrinfo=socket.getaddrinfo)
-            _patches.replace(socket.socket, "connect", _connect)
-            _patches.replace(socket.socket, "connect_ex", _connect_ex)
-            _patches.replace(socket, "getaddrinfo", _getaddrinfo)
+    _patches.hold()
 
 
 def uninstall() -> None:
-    global _installs
-    with _lock:
-        if _installs == 0:
-            return
-        _installs -= 1
-        if _installs == 0:
-            _patches.restore()  # `_originals` stay: a call already inside a patched function still finds them
+    _patches.release()
 
 
 def installed() -> bool:
-    return _installs > 0
+    return _patches.held

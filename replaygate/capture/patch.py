@@ -33,27 +33,45 @@ _ABSENT = object()
 
 
 class Patches:
-    """Attributes replaced for a run, put back exactly as they were (inherited ones are removed again)."""
+    """Attributes replaced while at least one run holds them, put back exactly as they were (inherited ones are
+    removed again). Runs nest: the first `hold` applies the patches, the last `release` restores them."""
 
-    def __init__(self) -> None:
+    def __init__(self, apply: Callable[["Patches"], None], on_restore: Callable[[], None] = lambda: None) -> None:
+        self.apply, self.on_restore = apply, on_restore
+        self.lock = threading.Lock()
+        self.holders = 0
         self._saved: list[tuple[Any, str, Any]] = []
+
+    @property
+    def held(self) -> bool:
+        return self.holders > 0
+
+    def hold(self) -> None:
+        with self.lock:
+            self.holders += 1
+            if self.holders == 1:
+                self.apply(self)
+
+    def release(self) -> None:
+        with self.lock:
+            if self.holders == 0:
+                return
+            self.holders -= 1
+            if self.holders == 0:
+                self.on_restore()
+                # What `apply` kept of the originals stays: a call already inside a patched function still finds them.
+                while self._saved:
+                    owner, name, old = self._saved.pop()
+                    if old is _ABSENT:
+                        delattr(owner, name)
+                    else:
+                        setattr(owner, name, old)
 
     def replace(self, owner: Any, name: str, value: Any) -> None:
         self._saved.append((owner, name, vars(owner).get(name, _ABSENT)))
         setattr(owner, name, value)
 
-    def restore(self) -> None:
-        while self._saved:
-            owner, name, old = self._saved.pop()
-            if old is _ABSENT:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, old)
 
-
-_lock = threading.Lock()
-_installs = 0
-_patches = Patches()
 _originals: dict[str, Callable[..., Any]] = {}
 _httpx_patched = False
 
@@ -175,34 +193,40 @@ def _legacy_httpx() -> Any:
     return None if httpx is None or getattr(httpx, "HTTPTransport", None) is httpx2.HTTPTransport else httpx
 
 
+def _apply(patches: Patches) -> None:
+    for key, owner, name, replacement in (
+        ("httpx2.sync", httpx2.HTTPTransport, "handle_request", _handle_request),
+        ("httpx2.async", httpx2.AsyncHTTPTransport, "handle_async_request", _handle_async_request),
+        ("thread.start", threading.Thread, "start", _start),
+        ("pool.submit", concurrent.futures.ThreadPoolExecutor, "submit", _submit),
+    ):
+        _originals[key] = getattr(owner, name)
+        patches.replace(owner, name, replacement)
+    _follow_httpx(patches)
+
+
+def _forget_httpx() -> None:
+    global _httpx_patched
+    _httpx_patched = False
+
+
+_patches = Patches(_apply, on_restore=_forget_httpx)
+
+
 def install() -> None:
     """Capture until the matching `uninstall` (calls nest: the last uninstall restores every class)."""
-    global _installs
-    with _lock:
-        _installs += 1
-        if _installs > 1:
-            return
-        patched: list[tuple[str, Any, str, Callable[..., Any]]] = [
-            ("httpx2.sync", httpx2.HTTPTransport, "handle_request", _handle_request),
-            ("httpx2.async", httpx2.AsyncHTTPTransport, "handle_async_request", _handle_async_request),
-            ("thread.start", threading.Thread, "start", _start),
-            ("pool.submit", concurrent.futures.ThreadPoolExecutor, "submit", _submit),
-        ]
-        for key, owner, name, replacement in patched:
-            _originals[key] = getattr(owner, name)
-            _patches.replace(owner, name, replacement)
-        _follow_httpx()
+    _patches.hold()
 
 
 def follow_imports() -> None:
     """Capture httpx too if a solver imported it since `install` (called as each case starts)."""
-    if _installs and not _httpx_patched and "httpx" in sys.modules:
-        with _lock:
-            if _installs:
-                _follow_httpx()
+    if _patches.held and not _httpx_patched and "httpx" in sys.modules:
+        with _patches.lock:
+            if _patches.held:
+                _follow_httpx(_patches)
 
 
-def _follow_httpx() -> None:
+def _follow_httpx(patches: Patches) -> None:
     global _httpx_patched
     httpx = _legacy_httpx()
     if httpx is None or _httpx_patched:
@@ -211,20 +235,13 @@ def _follow_httpx() -> None:
                                           ("httpx.async", httpx.AsyncHTTPTransport, "handle_async_request",
                                            _legacy_handle_async_request)):
         _originals[key] = getattr(owner, name)
-        _patches.replace(owner, name, replacement)
+        patches.replace(owner, name, replacement)
     _httpx_patched = True
 
 
 def uninstall() -> None:
-    global _installs, _httpx_patched
-    with _lock:
-        if _installs == 0:
-            return
-        _installs -= 1
-        if _installs == 0:
-            _httpx_patched = False
-            _patches.restore()  # `_originals` stay: a call already inside a patched function still finds them
+    _patches.release()
 
 
 def installed() -> bool:
-    return _installs > 0
+    return _patches.held

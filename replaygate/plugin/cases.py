@@ -372,7 +372,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         mean = sum(o.mean for o in outcomes.values()) / len(outcomes)
         repeats = f" × {results.repeats} repeats" if results.repeats > 1 else ""
         terminalreporter.write_line(
-            f"evals {name}: {len(outcomes)} cases{repeats} ({suite.info.mode}), {passed} passed, mean score {mean:.3f} -> "
+            f"evals {name}: {_cases(len(outcomes))}{repeats} ({suite.info.mode}), {passed} passed, mean score {mean:.3f} -> "
             f"{Path(state.config.reports) / 'scores.md'}"
             + ("; baseline updated" if state.update_baseline else "")
         )
