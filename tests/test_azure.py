@@ -324,7 +324,7 @@ def test_a_run_longer_than_a_token_renews_it_records_no_token_and_replays_withou
     backend = resolve_backend("azure", True, route_env(route, sim_url), {}, credential=credential)
     backend.tokens.clock = clock
     recorded = evaluation(root, backend, "once").run(evaluation(root, backend).loaded.tasks)
-    assert all(r.failure is None and r.passed(0.8) for r in recorded), [r.rollout.error for r in recorded]
+    assert all(r.failure is None and r.passes(0.8) for r in recorded), [r.rollout.error for r in recorded]
 
     # The circuit breaker's one HEAD to the endpoint (no credentials) is not a model call.
     assert [request.method for request, _ in sent].count("HEAD") == 1 and "authorization" not in sent[0][0].headers

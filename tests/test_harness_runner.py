@@ -78,9 +78,9 @@ def test_one_broken_case_does_not_stop_the_others():
         evaluate([(task("ok"), 0), (task("boom"), 0), (task("bad-grade"), 0)], solver, {"g": grader}, {"g": 1.0}, 2)
     )
     ok, boom, bad = results
-    assert ok.passed(0.8) and ok.failure is None
-    assert isinstance(boom.failure, RuntimeError) and boom.rollout is None and not boom.passed(0.0)
-    assert isinstance(bad.failure, KeyError) and bad.rollout is not None and not bad.passed(0.0)
+    assert ok.passes(0.8) and ok.failure is None
+    assert isinstance(boom.failure, RuntimeError) and boom.rollout is None and not boom.passes(0.0)
+    assert isinstance(bad.failure, KeyError) and bad.rollout is not None and not bad.passes(0.0)
     assert boom.value == 0.0
 
 
@@ -94,11 +94,11 @@ def test_run_case_composes_the_weighted_score():
     assert result.repeat == 2
     assert result.value == pytest.approx(0.75)
     assert result.score.reason == "y: no"
-    assert result.passed(0.75) and not result.passed(0.76)
+    assert result.passes(0.75) and not result.passes(0.76)
 
 
 def test_case_result_without_score_never_passes():
-    assert not CaseResult(task=task("a"), repeat=0).passed(0.0)
+    assert not CaseResult(task=task("a"), repeat=0).passes(0.0)
 
 
 # --- backend choice -----------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def test_live_run_on_the_simulator_scores_every_case_and_writes_no_cassette(root
     assert evaluation.mode == "live"
     results = evaluation.run(evaluation.loaded.tasks)
     assert [r.task.id for r in results] == ["a", "b"]
-    assert all(r.failure is None and r.passed(0.8) for r in results)
+    assert all(r.failure is None and r.passes(0.8) for r in results)
     assert all(r.rollout.answer == r.task.expected for r in results)
     assert not (root / "cas").exists()
     info = evaluation.info()

@@ -142,3 +142,17 @@ def test_properties_on_a_test_without_eval_property_is_a_collection_error(pytest
     result = pytester.runpytest("-p", "no:randomly", "--llm=sim")
     result.stdout.fnmatch_lines(["*@convert.properties marks a test that takes no eval_property*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_eval_runner_takes_task_dicts_and_its_results_say_plainly_whether_they_passed(pytester: pytest.Pytester):
+    for name, text in docs_project().items():
+        (pytester.path / name).write_text(text, encoding="utf-8")
+    (pytester.path / "test_runner.py").write_text(
+        "from test_convert import CONVERT\n\n\n"
+        "def test_generated(eval_runner):\n"
+        "    [good, wrong] = eval_runner.run(CONVERT, [\n"
+        "        {'id': 'two-km', 'input': {'amount': 2.0, 'unit': 'km'}, 'expected': 2.0},\n"
+        "        {'id': 'two-mi', 'input': {'amount': 2.0, 'unit': 'mi'}, 'expected': 2.0}], group='adhoc')\n"
+        "    assert good.passed is True and wrong.passed is False and 0.0 <= wrong.value < good.value == 1.0\n")
+    result = pytester.runpytest("-p", "no:randomly", "--llm=sim", "test_runner.py")
+    result.assert_outcomes(passed=1)

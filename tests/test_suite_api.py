@@ -93,7 +93,7 @@ REPLAY = Backend("replay", "replay", base_url=REPLAY_BASE_URL)
 def test_a_solver_is_traced_off_the_wire_recorded_and_replayed(project, solver):
     evaluation, recorded = run(project, suite(solver), SIM, "once")
     assert [r.rollout.answer for r in recorded] == ["gold", "basic"]
-    assert all(r.passed(0.8) for r in recorded), [r.score for r in recorded]
+    assert all(r.passes(0.8) for r in recorded), [r.score for r in recorded]
     rollout = recorded[0].rollout
     # Read off the wire: two model calls, one tool call with its arguments, tokens counted.
     assert rollout.usage.calls == 2 and rollout.usage.input_tokens > 0 and rollout.usage.output_tokens > 0

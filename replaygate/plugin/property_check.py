@@ -64,7 +64,7 @@ class PropertyCheck:
             if result.failure is not None or (result.rollout is not None and result.rollout.infra_failed):
                 self.runner.check(result, self.nodeid, self.suite)  # a cassette miss or an error: its own line
         source, threshold = results[0], self.runner.threshold(self.suite)
-        if task.expected is not None and not source.passed(threshold):
+        if task.expected is not None and not source.passes(threshold):
             reasons = "; ".join(f"{name} {score.value:.2f} {score.reason}" for name, score in source.scores.items())
             return source, f"score {source.value:.2f} < threshold {threshold:g}: {reasons}"
         for (relation, _), after in zip(follow_ups, results[1:]):

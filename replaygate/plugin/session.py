@@ -69,7 +69,7 @@ class CaseOutcome:
             if result.rollout is not None and result.rollout.infra_failed:
                 # A plain failure, not CaseBelowThreshold: no baseline xfail may swallow it.
                 pytest.fail(result.rollout.error or "infrastructure error", pytrace=False)
-        failing = [r for r in self.results if not r.passed(self.threshold)]
+        failing = [r for r in self.results if not r.passes(self.threshold)]
         needed = len(self.results) if self.min_passes is None else min(self.min_passes, len(self.results))
         if len(self.results) - len(failing) >= needed:
             return
@@ -494,7 +494,10 @@ class AdHocRunner:
         started = time.perf_counter()
         try:
             # Reused across calls: one loop, clients and cassette library for all of a test's examples.
-            return evaluation.run(tasks, loaded=evaluation.loaded.with_tasks(tasks), group=group, reuse=True)
+            results = evaluation.run(tasks, loaded=evaluation.loaded.with_tasks(tasks), group=group, reuse=True)
+            for result in results:
+                result.threshold = self.threshold(suite)  # so `result.passed` answers (a property, not a method that is always truthy)
+            return results
         except InputError as exc:
             pytest.fail(str(exc), pytrace=False)
         finally:

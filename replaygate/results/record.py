@@ -85,7 +85,7 @@ def record_case(
         expected=expected_text(result.task.expected),
         chosen=describe(rollout) if rollout is not None else "—",
         score=round(result.value, 4),
-        passed=result.passed(threshold),
+        passed=result.passes(threshold),
         reason=reason,
         error_kind=kind,
         tokens_in=(rollout.usage.input_tokens + rollout.grading_usage.input_tokens) if rollout else 0,

@@ -24,13 +24,23 @@ class CaseResult:
     score: Score | None = None
     # An exception that stopped the case before it could be scored (a cassette miss, a bug).
     failure: Exception | None = None
+    # The suite's pass threshold, set where one is known (`eval_runner.run`), so `passed` can say.
+    threshold: float | None = None
 
     @property
     def value(self) -> float:
+        """The composite score, a number in [0, 1] (0 when the case could not be scored)."""
         return self.score.value if self.score else 0.0
 
-    def passed(self, threshold: float) -> bool:
+    def passes(self, threshold: float) -> bool:
         return self.failure is None and self.score is not None and self.score.value >= threshold
+
+    @property
+    def passed(self) -> bool:
+        """Whether the case reached its suite's threshold (results of `eval_runner.run` know it)."""
+        if self.threshold is None:
+            raise TypeError("this result does not know its suite's threshold; use result.passes(threshold)")
+        return self.passes(self.threshold)
 
 
 def unstorable(answer: object) -> str | None:
