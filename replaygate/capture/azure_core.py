@@ -20,22 +20,9 @@ from typing import Any, Callable
 
 import httpx2
 
-from replaygate.capture.patch import Patches, is_model_request
-from replaygate.capture.route import CURRENT_ROUTE, CaptureError, CaseRoute, is_active
+from replaygate.capture.patch import Patches, captured_route
 
 _originals: dict[str, Callable[..., Any]] = {}
-
-
-def _route_for(url: httpx2.URL) -> CaseRoute | None:
-    """The case a request is captured for: a model or agent-service call (OpenAI, Azure OpenAI, a Foundry project's
-    threads and runs) made in a running case's context."""
-    route = CURRENT_ROUTE.get()
-    if route is None or not is_model_request(url):
-        return None
-    if not is_active(route):
-        raise CaptureError(f"case {route.name or route.case or '?'} had finished when a thread it started sent "
-                           f"{url.path}; wait for the solver's threads before it returns")
-    return route
 
 
 # --- azure-core request -> httpx2 ------------------------------------------------------------------------------
@@ -144,7 +131,7 @@ def _azure_error(exc: httpx2.TransportError) -> Exception:
 
 
 def _send(self: Any, request: Any, **kwargs: Any) -> Any:
-    route = _route_for(httpx2.URL(request.url))
+    route = captured_route(httpx2.URL(request.url))
     if route is None:
         return _originals["sync"](self, request, **kwargs)
     outgoing, prepared = _to_httpx2(request)
@@ -157,7 +144,7 @@ def _send(self: Any, request: Any, **kwargs: Any) -> Any:
 
 def _async_send(key: str) -> Callable[..., Any]:
     async def send(self: Any, request: Any, **kwargs: Any) -> Any:
-        route = _route_for(httpx2.URL(request.url))
+        route = captured_route(httpx2.URL(request.url))
         if route is None:
             return await _originals[key](self, request, **kwargs)
         outgoing, prepared = _to_httpx2(request)

@@ -85,8 +85,8 @@ def is_model_request(url: Any) -> bool:
     return endpoint_of(url.path).split("/", 1)[0] in MODEL_ENDPOINTS
 
 
-def _route_for(url: Any) -> CaseRoute | None:
-    """The case a request is captured for: a model request made in a running case's context."""
+def captured_route(url: Any) -> CaseRoute | None:
+    """The case a request is captured for: a model (or agent-service) request made in a running case's context."""
     route = CURRENT_ROUTE.get()
     if route is None or not is_model_request(url):
         return None
@@ -112,7 +112,7 @@ def _handle_request(self: httpx2.HTTPTransport, request: httpx2.Request) -> http
     if getattr(self, OWN, False):
         with harness_send():
             return original(self, request)
-    route = _route_for(request.url)
+    route = captured_route(request.url)
     return original(self, request) if route is None else route.send_sync(_captured(request), stream=True)
 
 
@@ -121,7 +121,7 @@ async def _handle_async_request(self: httpx2.AsyncHTTPTransport, request: httpx2
     if getattr(self, OWN, False):
         with harness_send():
             return await original(self, request)
-    route = _route_for(request.url)
+    route = captured_route(request.url)
     return await original(self, request) if route is None else await route.send_async(_captured(request))
 
 
@@ -136,7 +136,7 @@ def _to_httpx2(request: Any, content: bytes) -> httpx2.Request:
 def _legacy_handle_request(self: Any, request: Any) -> Any:
     import httpx
 
-    route = _route_for(request.url)
+    route = captured_route(request.url)
     if route is None:
         return _originals["httpx.sync"](self, request)
     response = route.send_sync(_to_httpx2(request, request.read()))
@@ -147,7 +147,7 @@ def _legacy_handle_request(self: Any, request: Any) -> Any:
 async def _legacy_handle_async_request(self: Any, request: Any) -> Any:
     import httpx
 
-    route = _route_for(request.url)
+    route = captured_route(request.url)
     if route is None:
         return await _originals["httpx.async"](self, request)
     response = await route.send_async(_to_httpx2(request, await request.aread()))
