@@ -44,7 +44,6 @@ def build_solver(loaded, client: openai.AsyncOpenAI, sync_client: Callable[[], o
     import openai
 
     from replaygate.capture import patch
-    from replaygate.capture.guard import NetworkEscape
     from replaygate.capture.route import CaseRoute, routing
     from replaygate.cassettes.cassette import CURRENT_CASE
     from replaygate.llm.infra import api_failure
@@ -75,24 +74,11 @@ def build_solver(loaded, client: openai.AsyncOpenAI, sync_client: Callable[[], o
         try:
             with tracing(trace), (routing(route) if route is not None else nullcontext()):
                 try:
-                    if run_async:
-                        answer = await user(value, client, prompt)
-                    else:
-                        # A sync solver runs in a worker thread (in this context) with a sync client over the route.
-                        try:
-                            answer = await in_daemon_thread(user, value, sync_client(), prompt)
-                        except TypeError as exc:
-                            hint = _awaited_sync_client(exc, user)
-                            if hint is None:
-                                raise
-                            raise hint from exc
-                    if inspect.isawaitable(answer):
-                        answer = await answer
+                    answer = await call_solver(user, run_async, value, client, sync_client, prompt)
                 except Exception:
-                    if route is not None and route.violation:
-                        raise NetworkEscape(route.violation) from None  # what the solver made of the refusal is moot
-                    if route is not None and route.failure is not None:
-                        raise route.failure from None
+                    seen = harness_failure(route)
+                    if seen is not None:
+                        raise seen from None  # what the solver made of a refused connection is moot
                     raise
         except openai.APIError as exc:
             if trace.double_failure is not None:
@@ -101,27 +87,49 @@ def build_solver(loaded, client: openai.AsyncOpenAI, sync_client: Callable[[], o
             # The sync client comes from the same backend and role: the async one finds the hint.
             rollout.fail(*api_failure(exc, client))
             answer = None
-        if route is not None and route.violation:
+        seen = harness_failure(route)
+        if seen is not None:
             # Not scored, never recorded: a case whose code reached past the harness says nothing reproducible.
-            raise NetworkEscape(route.violation)
-        if route is not None and route.failure is not None:
-            raise route.failure
+            raise seen
         calls = max(route.calls if route is not None else 0, sum(1 for is_request, _ in trace.wire if is_request))
         if isinstance(answer, Rollout):
             # The solver ran its own loop and kept its own trace (the room agent does).
-            answer.task_id, answer.repeat = task.id, repeat
-            answer.model_calls = calls
+            answer.task_id, answer.repeat, answer.model_calls = task.id, repeat, calls
             return answer
-        rollout.model_calls = calls
-        rollout.latency_s = time.perf_counter() - started
-        rollout.answer = answer
-        rollout.usage = trace.usage
-        rollout.ttft_s = trace.ttft_s
-        rollout.tool_calls = list(trace.tool_calls)
+        rollout.model_calls, rollout.latency_s, rollout.answer = calls, time.perf_counter() - started, answer
+        rollout.usage, rollout.ttft_s, rollout.tool_calls = trace.usage, trace.ttft_s, list(trace.tool_calls)
         rollout.final_text = answer if isinstance(answer, str) else trace.final_text
         return rollout
 
     return solve
+
+
+async def call_solver(user: Callable[..., Any], run_async: bool, value: Any, client: Any,
+                      sync_client: Callable[[], Any], prompt: Prompt) -> Any:
+    """The author's answer: an async solver awaited on the run's loop, a sync one in a thread with a sync client."""
+    if run_async:
+        answer = await user(value, client, prompt)
+    else:
+        try:
+            answer = await in_daemon_thread(user, value, sync_client(), prompt)
+        except TypeError as exc:
+            hint = _awaited_sync_client(exc, user)
+            if hint is None:
+                raise
+            raise hint from exc
+    return await answer if inspect.isawaitable(answer) else answer
+
+
+def harness_failure(route: Any) -> Exception | None:
+    """What went wrong on a case's route, if anything: a connection the guard refused (the case's one line), or a
+    request the loopback endpoint relayed that the harness could not answer (a cassette miss, say)."""
+    if route is None:
+        return None
+    if route.violation:
+        from replaygate.capture.guard import NetworkEscape
+
+        return NetworkEscape(route.violation)
+    return route.failure
 
 
 async def in_daemon_thread(function: Callable[..., Any], *args: Any) -> Any:
