@@ -54,6 +54,49 @@ class LoopBlocked(InputError):
     """A case's own event loop never took its agent's request: the case fails with this line, unscored."""
 
 
+class _Relay:
+    """One request sent on its route's loop, its answer put on the server loop's `queue` piece by piece."""
+
+    def __init__(self, server_loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, route: CaseRoute,
+                 request: httpx2.Request) -> None:
+        self.server_loop, self.queue, self.route, self.request = server_loop, queue, route, request
+        # Cancelled before it ran (a blocked loop, a client gone): asyncio would still start it once, so it checks.
+        self.abandoned = threading.Event()
+
+    def put(self, item: tuple) -> None:
+        try:
+            self.server_loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:
+            pass  # the server closed meanwhile: nobody is waiting
+
+    async def send(self) -> None:
+        if self.abandoned.is_set():
+            return
+        self.put((_STARTED, None))  # the route's loop is running
+        try:
+            response = await self.route.send(self.request)
+        except Exception as exc:
+            # The client sees a 502; the case fails with what the handed client would have raised.
+            self.route.failure = self.route.failure or exc
+            raise
+        try:
+            kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in RESPONSE_DROPPED]
+            self.put((_HEAD, (response.status_code, kept)))
+            async for chunk in response.aiter_bytes():
+                if chunk:
+                    self.put((_DATA, chunk))
+        finally:
+            await response.aclose()
+        self.put((_END, None))
+
+    def done(self, future: concurrent.futures.Future) -> None:
+        if future.cancelled():
+            self.abandoned.set()
+            self.put((_FAILED, None))
+        elif future.exception() is not None:
+            self.put((_FAILED, future.exception()))
+
+
 class LoopbackServer:
     """An HTTP/1.1 server (h11 on asyncio) on 127.0.0.1 at an ephemeral port, relaying to case routes."""
 
@@ -177,49 +220,13 @@ class LoopbackServer:
 
     def _relay(self, route: CaseRoute, request: httpx2.Request, queue: asyncio.Queue) -> concurrent.futures.Future:
         """Send on the route's loop; the answer's head, chunks and end come back through `queue` as they arrive."""
-        server_loop = self.loop
-        # Cancelled before it ran (a blocked loop, a client gone): asyncio would still start it once, so it checks.
-        abandoned = threading.Event()
-
-        def put(item: tuple) -> None:
-            try:
-                server_loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:
-                pass  # the server closed meanwhile: nobody is waiting
-
-        async def relay() -> None:
-            if abandoned.is_set():
-                return
-            put((_STARTED, None))  # the route's loop is running
-            try:
-                response = await route.send(request)
-            except Exception as exc:
-                # The client sees a 502; the case fails with what the handed client would have raised.
-                route.failure = route.failure or exc
-                raise
-            try:
-                kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in RESPONSE_DROPPED]
-                put((_HEAD, (response.status_code, kept)))
-                async for chunk in response.aiter_bytes():
-                    if chunk:
-                        put((_DATA, chunk))
-            finally:
-                await response.aclose()
-            put((_END, None))
-
-        def done(future: concurrent.futures.Future) -> None:
-            if future.cancelled():
-                abandoned.set()
-                put((_FAILED, None))
-            elif future.exception() is not None:
-                put((_FAILED, future.exception()))
-
+        relay = _Relay(self.loop, queue, route, request)
         try:
-            future = asyncio.run_coroutine_threadsafe(relay(), route.loop)
+            future = asyncio.run_coroutine_threadsafe(relay.send(), route.loop)
         except RuntimeError as exc:  # the case's loop is closed: its run has ended
             future = concurrent.futures.Future()
             future.set_exception(exc)
-        future.add_done_callback(done)
+        future.add_done_callback(relay.done)
         return future
 
     async def _answer(self, connection: h11.Connection, writer: asyncio.StreamWriter, queue: asyncio.Queue,

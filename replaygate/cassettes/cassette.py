@@ -206,33 +206,29 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
         self.library = library
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        relpath = request.headers.get(CASE_HEADER)
-        if relpath is not None:
-            del request.headers[CASE_HEADER]
-        else:
-            relpath = CURRENT_CASE.get()
-        if relpath is None:
-            raise RuntimeError("a model request outside any case cannot be routed to a cassette")
-        key, cassette = self.library.cassette(relpath)
-        body = await request.aread()
-        from vcr.request import Request
-
-        # Built as it is stored (allow-listed headers, cleaned URL): the scrub vcrpy runs on it is then a no-op.
-        headers = {k: v for k, v in request.headers.items() if k in REQUEST_HEADERS}
-        vcr_request = Request(request.method, clean_uri(str(request.url)), body, headers)
-
+        key, cassette = self.library.cassette(_case_of(request))
+        vcr_request = await _stored_request(request)
         if cassette.can_play_response_for(vcr_request):
-            response = _to_httpx(cassette.play_response(vcr_request), request)
-            self.library.simulator_seen |= "x-simulator" in response.headers
-            if not self.library.record_errors:  # with it, an unreadable answer may be a recorded fault, kept on purpose
-                _check_played(response, self.library.path_for(key))
-            return response
+            return self._play(key, cassette, vcr_request, request)
         if cassette.write_protected:
             raise self._miss(key, cassette, vcr_request)
 
         response = await self.library.inner.handle_async_request(request)
         if 200 <= response.status_code < 300 and is_event_stream(response.headers.get("content-type", "")):
             return self._tee(cassette, vcr_request, request, response)
+        return await self._record(cassette, vcr_request, request, response)
+
+    def _play(self, key: CaseKey, cassette: Cassette, vcr_request: Request, request: httpx2.Request) -> httpx2.Response:
+        """The recorded answer to the request, checked readable unless record_errors keeps unreadable ones."""
+        response = _to_httpx(cassette.play_response(vcr_request), request)
+        self.library.simulator_seen |= "x-simulator" in response.headers
+        if not self.library.record_errors:  # with it, an unreadable answer may be a recorded fault, kept on purpose
+            _check_played(response, self.library.path_for(key))
+        return response
+
+    async def _record(self, cassette: Cassette, vcr_request: Request, request: httpx2.Request,
+                      response: httpx2.Response) -> httpx2.Response:
+        """The service's whole answer, passed on and, when it is the model's answer (or record_errors), recorded."""
         content = await response.aread()  # decoded: httpx2 undoes content-encoding here
         self.library.simulator_seen |= "x-simulator" in response.headers
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
@@ -288,6 +284,29 @@ class CassetteTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.library.inner.aclose()
+
+
+def _case_of(request: httpx2.Request) -> str:
+    """The cassette a request belongs to: its case header (taken off: the harness's, never sent on or recorded),
+    else the running case's."""
+    relpath = request.headers.get(CASE_HEADER)
+    if relpath is not None:
+        del request.headers[CASE_HEADER]
+    else:
+        relpath = CURRENT_CASE.get()
+    if relpath is None:
+        raise RuntimeError("a model request outside any case cannot be routed to a cassette")
+    return relpath
+
+
+async def _stored_request(request: httpx2.Request) -> Request:
+    """The request as a cassette stores and matches it."""
+    body = await request.aread()
+    from vcr.request import Request
+
+    # Built as it is stored (allow-listed headers, cleaned URL): the scrub vcrpy runs on it is then a no-op.
+    headers = {k: v for k, v in request.headers.items() if k in REQUEST_HEADERS}
+    return Request(request.method, clean_uri(str(request.url)), body, headers)
 
 
 class CassetteBodyError(InputError):

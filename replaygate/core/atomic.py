@@ -39,23 +39,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     refused, never replaced. Every OS refusal raises FileWriteError naming the path.
     """
     path = Path(path)
-    try:
-        existing = path.stat()
-    except FileNotFoundError:
-        existing = None
-    except OSError as exc:
-        raise FileWriteError(os_error_message(path, exc, "file", writing=True)) from None
-    if existing is not None and stat.S_ISDIR(existing.st_mode):
-        raise FileWriteError(os_error_message(path, IsADirectoryError(), "file", writing=True))
-    if existing is not None and read_only(path):
-        raise FileWriteError(f"{path}: is read-only, and the harness does not replace a read-only file; "
-                             f"make it writable (chmod u+w {path}) or write elsewhere")
-    mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~_umask()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise FileWriteError(os_error_message(path, exc, "file", writing=True)) from None
+    mode = _written_mode(path)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -72,3 +57,28 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         if isinstance(exc, OSError) and not isinstance(exc, FileWriteError):
             raise FileWriteError(os_error_message(path, exc, "file", writing=True)) from None
         raise
+
+
+def _written_mode(path: Path) -> int:
+    """The mode `path` gets: a replaced file's own, a new file the umask's; a directory or read-only file is refused."""
+    try:
+        existing = path.stat()
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise FileWriteError(os_error_message(path, exc, "file", writing=True)) from None
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
+        raise FileWriteError(os_error_message(path, IsADirectoryError(), "file", writing=True))
+    if existing is not None and read_only(path):
+        raise FileWriteError(f"{path}: is read-only, and the harness does not replace a read-only file; "
+                             f"make it writable (chmod u+w {path}) or write elsewhere")
+    return stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~_umask()
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new temp file in `path`'s folder (made if missing), so the final rename stays on one file system."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise FileWriteError(os_error_message(path, exc, "file", writing=True)) from None

@@ -229,15 +229,28 @@ def load_config(
         data = merge_settings(merge_settings(data, own_table), code or {})
         table = f"[tool.replaygate.suites.{suite}]" if own_table else table
     data = apply_overrides(apply_overrides(data, shared), own)
-    # The option that set each top-level key, the suite's own override winning as it does above.
-    sources = dict(sources or {})
+    given = _given_by(suite, code or {}, shared, own, own_prefix, sources or {})
+    config = _validated(data, given, f"{where}: {table}")
+    config._given = given
+    return config
+
+
+def _given_by(suite: str | None, code: Mapping[str, Any], shared: Mapping[str, Any], own: Mapping[str, Any],
+              own_prefix: str, sources: Mapping[str, str]) -> dict[str, str]:
+    """The option that set each top-level key, the suite's own override winning as it does in `load_config`."""
     # What the suite's code set is blamed on the code (a Suite argument), unless an option overrode it.
     argument = {"graders": "weights"}
-    given = {key: f"Suite({suite!r}, {argument.get(key, key)}={value!r}) in code" for key, value in (code or {}).items()}
+    given = {key: f"Suite({suite!r}, {argument.get(key, key)}={value!r}) in code" for key, value in code.items()}
     given.update({dotted.split(".")[0]: sources.get(dotted, f"--set {dotted}={value}") for dotted, value in shared.items()})
     given.update({dotted.split(".")[0]: f"--set {own_prefix}{dotted}={value}" for dotted, value in own.items()})
+    return given
+
+
+def _validated(data: dict[str, Any], given: Mapping[str, str], where: str) -> EvalConfig:
+    """The settings as an EvalConfig; the first invalid one in one line, blamed on the option that set it, else on
+    `where` (the file and table it is in)."""
     try:
-        config = EvalConfig.model_validate(data)
+        return EvalConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(table)"
@@ -245,6 +258,4 @@ def load_config(
         what = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
         if top in given:
             raise ConfigError(f"{given[top]}: {key}: {what}; fix the value") from None
-        raise ConfigError(f"{where}: {table} {key}: {what}; fix the setting or its --set override") from None
-    config._given = given
-    return config
+        raise ConfigError(f"{where} {key}: {what}; fix the setting or its --set override") from None

@@ -106,6 +106,34 @@ def reply_words(reply: Reply) -> int:
     return _words(reply.text or "") + sum(_words(call.name) + _words(call.arguments_json) for call in reply.tool_calls)
 
 
+def _chat_tool_calls(digest: str, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """The assistant message's `tool_calls`: ids derive from the request, so a repeat gets the same ones."""
+    return [
+        {
+            "id": f"call_{_id(digest, f'call{index}')}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments_json},
+        }
+        for index, call in enumerate(calls)
+    ]
+
+
+def _chat_usage(prompt: int, completion: int) -> dict[str, Any]:
+    """Chat Completions `usage`: the double's word counts, with every detail the service reports set to zero."""
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
 def chat_completion(request: ModelRequest, reply: Reply) -> dict[str, Any]:
     """A `chat.completion` object with one choice."""
     digest = body_digest(request.body)
@@ -117,15 +145,7 @@ def chat_completion(request: ModelRequest, reply: Reply) -> dict[str, Any]:
         "annotations": [],
     }
     if reply.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": f"call_{_id(digest, f'call{index}')}",
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments_json},
-            }
-            for index, call in enumerate(reply.tool_calls)
-        ]
-    prompt, completion = prompt_words(request), reply_words(reply)
+        message["tool_calls"] = _chat_tool_calls(digest, reply.tool_calls)
     return {
         "id": f"chatcmpl-{_id(digest, 'completion')}",
         "object": "chat.completion",
@@ -139,25 +159,12 @@ def chat_completion(request: ModelRequest, reply: Reply) -> dict[str, Any]:
                 "finish_reason": "tool_calls" if reply.tool_calls else "stop",
             }
         ],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        },
+        "usage": _chat_usage(prompt_words(request), reply_words(reply)),
     }
 
 
-def response_object(request: ModelRequest, reply: Reply) -> dict[str, Any]:
-    """A Responses API `response` object: a message item for text, then a function_call item per tool call."""
-    digest = body_digest(request.body)
-    body = request.body
+def _output_items(digest: str, reply: Reply) -> list[dict[str, Any]]:
+    """A Responses `output`: a message item for text (or for an empty reply), then a function_call item per call."""
     output: list[dict[str, Any]] = []
     if reply.text is not None or not reply.tool_calls:
         output.append(
@@ -180,7 +187,24 @@ def response_object(request: ModelRequest, reply: Reply) -> dict[str, Any]:
                 "arguments": call.arguments_json,
             }
         )
-    prompt, completion = prompt_words(request), reply_words(reply)
+    return output
+
+
+def _response_usage(prompt: int, completion: int) -> dict[str, Any]:
+    """Responses `usage`: the double's word counts, with every detail the service reports set to zero."""
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": prompt + completion,
+    }
+
+
+def response_object(request: ModelRequest, reply: Reply) -> dict[str, Any]:
+    """A Responses API `response` object; the settings it echoes come from the request body, as the service's do."""
+    digest = body_digest(request.body)
+    body = request.body
     tools = body.get("tools")
     return {
         "id": f"resp_{_id(digest, 'response')}",
@@ -193,7 +217,7 @@ def response_object(request: ModelRequest, reply: Reply) -> dict[str, Any]:
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": request.model,
-        "output": output,
+        "output": _output_items(digest, reply),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
         "reasoning": {"effort": None, "summary": None},
@@ -204,13 +228,7 @@ def response_object(request: ModelRequest, reply: Reply) -> dict[str, Any]:
         "top_p": body.get("top_p", 1.0),
         "truncation": body.get("truncation", "disabled"),
         "metadata": body.get("metadata") or {},
-        "usage": {
-            "input_tokens": prompt,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": completion,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": prompt + completion,
-        },
+        "usage": _response_usage(prompt_words(request), reply_words(reply)),
     }
 
 

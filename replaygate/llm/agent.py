@@ -66,6 +66,65 @@ def _call_tool(tool: Tool | None, name: str, raw_args: str) -> tuple[str, ToolCa
     return record.result, record
 
 
+def _chat_body(
+    decoding: Decoding, tools: Sequence[Tool], messages: list[dict[str, Any]], repeat: int
+) -> dict[str, Any]:
+    """One turn's request; `messages` is the rollout's own list, so the body sees the conversation so far."""
+    return {
+        "model": decoding.model,
+        "messages": messages,
+        "tools": [dict(tool.spec) for tool in tools],
+        "tool_choice": "auto",
+        "temperature": decoding.temperature,
+        "seed": decoding.seed + repeat,
+    }
+
+
+def _record_assistant(rollout: Rollout, message: Any) -> list[Any]:
+    """Append the model's turn to the conversation; returns the tool calls it asked for."""
+    calls = list(message.tool_calls or [])
+    entry: dict[str, Any] = {"role": "assistant", "content": message.content}
+    if calls:
+        entry["tool_calls"] = [call.model_dump(exclude_none=True) for call in calls]
+    rollout.messages.append(entry)
+    return calls
+
+
+def _answer_calls(rollout: Rollout, calls: Sequence[Any], by_name: Mapping[str, Tool]) -> None:
+    """Run each requested tool in order and append its result as a `tool` message."""
+    for call in calls:
+        function = getattr(call, "function", None)
+        name = function.name if function is not None else getattr(call, "type", "?")
+        raw = function.arguments if function is not None else ""
+        result, record = _call_tool(by_name.get(name), name, raw)
+        rollout.tool_calls.append(record)
+        rollout.messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+
+
+def _fail_turn_limit(rollout: Rollout, max_turns: int) -> None:
+    names = ", ".join(sorted({c.name for c in rollout.tool_calls})) or "tools"
+    rollout.fail("turn_limit", f"no final answer within {max_turns} turns (kept calling {names})",
+                 hint="Call each tool once, then give your final answer.")
+
+
+async def _take_turns(client: openai.AsyncOpenAI, decoding: Decoding, tools: Sequence[Tool], rollout: Rollout,
+                      repeat: int, extra_headers: Mapping[str, str]) -> None:
+    """The conversation: ask the model, run the tools it asks for, until it answers or the turn limit is reached."""
+    from replaygate.llm.chat import complete
+
+    by_name = {tool.name: tool for tool in tools}
+    for _turn in range(decoding.max_turns):
+        body = _chat_body(decoding, tools, rollout.messages, repeat)
+        message, used = await complete(client, body, extra_headers, rollout)
+        rollout.usage.add(used)
+        calls = _record_assistant(rollout, message)
+        if not calls:
+            rollout.final_text = message.content or ""
+            return
+        _answer_calls(rollout, calls, by_name)
+    _fail_turn_limit(rollout, decoding.max_turns)
+
+
 async def run_tool_loop(
     client: openai.AsyncOpenAI,
     decoding: Decoding,
@@ -84,43 +143,13 @@ async def run_tool_loop(
     # The SDK loads with the first call: a suite that declares its tools imports none of it.
     import openai
 
-    from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse, complete
+    from replaygate.llm.chat import MALFORMED_RETRIES, MalformedResponse
     from replaygate.llm.infra import api_failure
 
-    by_name = {tool.name: tool for tool in tools}
     rollout = Rollout(task_id=task_id, repeat=repeat, messages=[dict(m) for m in messages])
     started = time.perf_counter()
     try:
-        for _turn in range(decoding.max_turns):
-            body = {
-                "model": decoding.model,
-                "messages": rollout.messages,
-                "tools": [dict(tool.spec) for tool in tools],
-                "tool_choice": "auto",
-                "temperature": decoding.temperature,
-                "seed": decoding.seed + repeat,
-            }
-            message, used = await complete(client, body, extra_headers or {}, rollout)
-            rollout.usage.add(used)
-            calls = list(message.tool_calls or [])
-            entry: dict[str, Any] = {"role": "assistant", "content": message.content}
-            if calls:
-                entry["tool_calls"] = [call.model_dump(exclude_none=True) for call in calls]
-            rollout.messages.append(entry)
-            if not calls:
-                rollout.final_text = message.content or ""
-                break
-            for call in calls:
-                function = getattr(call, "function", None)
-                name = function.name if function is not None else getattr(call, "type", "?")
-                raw = function.arguments if function is not None else ""
-                result, record = _call_tool(by_name.get(name), name, raw)
-                rollout.tool_calls.append(record)
-                rollout.messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-        else:
-            names = ", ".join(sorted({c.name for c in rollout.tool_calls})) or "tools"
-            rollout.fail("turn_limit", f"no final answer within {decoding.max_turns} turns (kept calling {names})",
-                         hint="Call each tool once, then give your final answer.")
+        await _take_turns(client, decoding, tools, rollout, repeat, extra_headers or {})
     except openai.APIError as exc:
         rollout.fail(*api_failure(exc, client))
     except MalformedResponse as exc:

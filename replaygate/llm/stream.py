@@ -93,6 +93,56 @@ def _merge_call(calls: dict[int, dict[str, Any]], fragment: dict[str, Any]) -> N
                 call["function"][key] += function[key]
 
 
+def _merge_top(top: dict[str, Any], chunk: dict[str, Any]) -> None:
+    """The completion's own fields: the first chunk that carries each one names it."""
+    for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
+        if chunk.get(key) is not None and not top.get(key):
+            top[key] = chunk[key]
+    if chunk.get("prompt_filter_results") is not None:  # Azure: its content filter's verdict on the prompt
+        top["prompt_filter_results"] = chunk["prompt_filter_results"]
+
+
+def _merge_choice(choices: dict[int, dict[str, Any]], choice: dict[str, Any]) -> None:
+    """One chunk's choice delta added to what its index has streamed so far."""
+    index = choice.get("index", 0)
+    state = choices.setdefault(index if isinstance(index, int) else 0,
+                               {"role": None, "texts": {}, "calls": {}, "finish_reason": None, "extra": {}})
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        if isinstance(delta.get("role"), str):
+            state["role"] = delta["role"]
+        # reasoning_content and reasoning: what compatible servers (and Azure's reasoning models) stream.
+        for key in ("content", "refusal", "reasoning_content", "reasoning"):
+            if isinstance(delta.get(key), str):
+                state["texts"][key] = state["texts"].get(key, "") + delta[key]
+        for fragment in delta.get("tool_calls") or []:
+            if isinstance(fragment, dict):
+                _merge_call(state["calls"], fragment)
+    if choice.get("finish_reason") is not None:
+        state["finish_reason"] = choice["finish_reason"]
+    if choice.get("content_filter_results") is not None:
+        state["extra"]["content_filter_results"] = choice["content_filter_results"]
+
+
+def _finished_choice(index: int, state: dict[str, Any]) -> dict[str, Any]:
+    """A choice's streamed state as the unstreamed answer's choice."""
+    texts = state["texts"]
+    message: dict[str, Any] = {
+        "role": state["role"] or "assistant",
+        "content": texts.get("content"),
+        "refusal": texts.get("refusal"),
+    }
+    for key in ("reasoning_content", "reasoning"):
+        if key in texts:
+            message[key] = texts[key]
+    if state["calls"]:
+        message["tool_calls"] = [state["calls"][i] for i in sorted(state["calls"])]
+    elif message["content"] is None:
+        message["content"] = ""  # as an unstreamed answer with neither text nor calls
+    return {"index": index, "message": message, "logprobs": None,
+            "finish_reason": state["finish_reason"], **state["extra"]}
+
+
 def assemble_chat(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     """A `chat.completion` from its `chat.completion.chunk`s: content, refusal, reasoning and tool calls
     joined per choice, the last finish_reason, and the usage chunk (`stream_options.include_usage`)."""
@@ -100,52 +150,13 @@ def assemble_chat(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     choices: dict[int, dict[str, Any]] = {}
     usage: Any = None
     for chunk in chunks:
-        for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
-            if chunk.get(key) is not None and not top.get(key):
-                top[key] = chunk[key]
-        if chunk.get("prompt_filter_results") is not None:  # Azure: its content filter's verdict on the prompt
-            top["prompt_filter_results"] = chunk["prompt_filter_results"]
+        _merge_top(top, chunk)
         if isinstance(chunk.get("usage"), dict):
             usage = chunk["usage"]
         for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            index = choice.get("index", 0)
-            state = choices.setdefault(index if isinstance(index, int) else 0,
-                                       {"role": None, "texts": {}, "calls": {}, "finish_reason": None, "extra": {}})
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                if isinstance(delta.get("role"), str):
-                    state["role"] = delta["role"]
-                # reasoning_content and reasoning: what compatible servers (and Azure's reasoning models) stream.
-                for key in ("content", "refusal", "reasoning_content", "reasoning"):
-                    if isinstance(delta.get(key), str):
-                        state["texts"][key] = state["texts"].get(key, "") + delta[key]
-                for fragment in delta.get("tool_calls") or []:
-                    if isinstance(fragment, dict):
-                        _merge_call(state["calls"], fragment)
-            if choice.get("finish_reason") is not None:
-                state["finish_reason"] = choice["finish_reason"]
-            if choice.get("content_filter_results") is not None:
-                state["extra"]["content_filter_results"] = choice["content_filter_results"]
-    out_choices = []
-    for index in sorted(choices):
-        state = choices[index]
-        texts = state["texts"]
-        message: dict[str, Any] = {
-            "role": state["role"] or "assistant",
-            "content": texts.get("content"),
-            "refusal": texts.get("refusal"),
-        }
-        for key in ("reasoning_content", "reasoning"):
-            if key in texts:
-                message[key] = texts[key]
-        if state["calls"]:
-            message["tool_calls"] = [state["calls"][i] for i in sorted(state["calls"])]
-        elif message["content"] is None:
-            message["content"] = ""  # as an unstreamed answer with neither text nor calls
-        out_choices.append({"index": index, "message": message, "logprobs": None,
-                            "finish_reason": state["finish_reason"], **state["extra"]})
+            if isinstance(choice, dict):
+                _merge_choice(choices, choice)
+    out_choices = [_finished_choice(index, choices[index]) for index in sorted(choices)]
     return {**top, "choices": out_choices, "usage": usage}
 
 

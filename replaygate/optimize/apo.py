@@ -44,14 +44,24 @@ class APO:
         return self.beam
 
     def step(self, search: Search, round: int) -> None:
-        knobs = self.knobs
         if search.calls_left() < 2:
             return  # optimize.max_calls: no critique and edit left to make
-        critiqued: list[tuple[Candidate, str]] = []
+        critiqued = self._critiques(search, round)
+        proposals, retries = self._edits(search, round, critiqued)
+        children = search.admit(proposals, retries)
+        if not children:
+            return
+        survivors = search.race(children, self.knobs.val_batch_size, self.knobs.beam_width, round)
+        self.beam = self._next_beam(search, survivors)
+        for candidate in survivors:
+            search.note(candidate, status="in the beam" if candidate in self.beam else "dropped from the beam")
+
+    def _critiques(self, search: Search, round: int) -> list[tuple[Candidate, str]]:
+        """The critic's reading of each beam prompt's failing train tasks, for as many prompts as can then be edited."""
         parents = []
         requests = []
         for parent in self.beam:
-            failures = search.failures(parent, knobs.gradient_batch_size, "gradient", round)
+            failures = search.failures(parent, self.knobs.gradient_batch_size, "gradient", round)
             if not failures:
                 continue  # nothing on this minibatch to learn from
             traces = render_traces([(o.task_id, o.metric(search.metric), o.trace) for o in failures])
@@ -59,16 +69,19 @@ class APO:
             parents.append(parent)
             requests.append(OptimizerRequest(self.critique, values, seed=search.settings.seed * 1000 + round))
         # optimize.max_calls: each critique needs its edits too, so critique only as many parents as can be edited.
-        affordable = search.calls_left() // (1 + knobs.branch_factor) or min(1, search.calls_left() // 2)
+        affordable = search.calls_left() // (1 + self.knobs.branch_factor) or min(1, search.calls_left() // 2)
         parents, requests = parents[:affordable], requests[:affordable]
-        for parent, text in zip(parents, search.llm.complete_many(requests)):
-            if text and text.strip():
-                critiqued.append((parent, text))
+        return [(parent, text) for parent, text in zip(parents, search.llm.complete_many(requests))
+                if text and text.strip()]
+
+    def _edits(self, search: Search, round: int,
+               critiqued: Sequence[tuple[Candidate, str]]) -> tuple[list[Candidate], list[Retry]]:
+        """`branch_factor` edits of each critiqued prompt, and how to ask again when lint rejects one."""
         placeholders = ", ".join("{" + name + "}" for name in search.required)
         edits = []
         owners = []
         for parent, critique in critiqued:
-            for branch in range(knobs.branch_factor):
+            for branch in range(self.knobs.branch_factor):
                 values = {
                     "prompt": parent.text,
                     "critique": critique,
@@ -84,18 +97,17 @@ class APO:
             if text:
                 proposals.append(Candidate(edited_prompt(text), parent.version, "apo edit", round))
                 retries.append(Retry(request, "critique", edited_prompt))
-        children = search.admit(proposals, retries)
-        if not children:
-            return
-        survivors = search.race(children, knobs.val_batch_size, knobs.beam_width, round)
+        return proposals, retries
+
+    def _next_beam(self, search: Search, survivors: Sequence[Candidate]) -> list[Candidate]:
+        """The best `beam_width` of the beam and the race's survivors on validation, one of each set of twins."""
         pool = list({c.version: c for c in [*self.beam, *survivors]}.values())
         ranked = sorted(pool, key=lambda c: (-search.val_mean(c), len(c.text), c.version))
         # Twins (the same score on every validation task) share a beam slot: critiquing both would spend
         # optimizer calls on one behaviour twice. The shorter twin stays.
         vectors = dict(zip((c.version for c in pool), search.scores(pool, search.splits["validation"])))
-        self.beam = []
+        beam: list[Candidate] = []
         for candidate in ranked:
-            if len(self.beam) < knobs.beam_width and all(vectors[candidate.version] != vectors[b.version] for b in self.beam):
-                self.beam.append(candidate)
-        for candidate in survivors:
-            search.note(candidate, status="in the beam" if candidate in self.beam else "dropped from the beam")
+            if len(beam) < self.knobs.beam_width and all(vectors[candidate.version] != vectors[b.version] for b in beam):
+                beam.append(candidate)
+        return beam

@@ -167,37 +167,53 @@ class Evolution:
             self.merge_due = False
             if merge is not None:
                 requests.append(merge)
-        for _ in range(0 if requests else 1):
-            calls = search.calls_left()
-            if calls <= 0 and not any(op in HEURISTIC for op in self.mutations):
-                break  # optimize.max_calls: nothing left that could breed
-            rng = search.rng("evo", round, slot)
-            parent = self.known[pick_parent(self.front, wins, rng)]
-            record["parents"].append(parent.version)
-            with self._spending(search, record, "mining"):
-                batch, material = self._material(search, parent)
-            if not material.failures:
-                continue  # a perfect parent on two minibatches: nothing to reflect on
-            left = list(self.mutations)
-            seed = search.settings.seed * 1000 + round * 100 + slot
-            if calls <= 0:
-                left = [op for op in left if op not in LLM_OPERATORS]
-            while left:
-                op = self.bandit.choose(rng, left)
-                left.remove(op)
-                if op in HEURISTIC:
-                    text = HEURISTIC[op](parent.text, (material.lessons, material.examples), rng, self.max_chars)
-                    if text is not None and normalized(text) != normalized(parent.text):
-                        child = Candidate(text, parent.version, ORIGIN + op, round)
-                        proposals.append(Proposal(child, op, (parent,), batch))
-                        break
-                elif op == "reflect":
-                    reading = self._reading(search, parent, material, seed) if calls >= 2 else ""
-                    request = reflect_request(self.templates[op], parent.text, material.failures, material.lessons,
-                                              search.metric, search.required, self.max_chars, seed, reading)
-                    if request is not None:
-                        requests.append((request, Proposal(Candidate(""), op, (parent,), batch)))
-                        break
+        if not requests:
+            mutation = self._mutation(search, round, slot, wins, record)
+            if mutation is not None:
+                request, proposal = mutation
+                if request is None:
+                    proposals.append(proposal)
+                else:
+                    requests.append((request, proposal))
+        return proposals + self._rewritten(search, round, requests)
+
+    def _mutation(self, search: Search, round: int, slot: int, wins: Mapping[str, int],
+                  record: dict[str, Any]) -> tuple[OptimizerRequest | None, Proposal] | None:
+        """A frontier member's mutation by the operators the bandit draws, until one applies: a heuristic child
+        (no request), or a reflection's request with the proposal its answer completes; None when nothing applies."""
+        calls = search.calls_left()
+        if calls <= 0 and not any(op in HEURISTIC for op in self.mutations):
+            return None  # optimize.max_calls: nothing left that could breed
+        rng = search.rng("evo", round, slot)
+        parent = self.known[pick_parent(self.front, wins, rng)]
+        record["parents"].append(parent.version)
+        with self._spending(search, record, "mining"):
+            batch, material = self._material(search, parent)
+        if not material.failures:
+            return None  # a perfect parent on two minibatches: nothing to reflect on
+        left = list(self.mutations)
+        seed = search.settings.seed * 1000 + round * 100 + slot
+        if calls <= 0:
+            left = [op for op in left if op not in LLM_OPERATORS]
+        while left:
+            op = self.bandit.choose(rng, left)
+            left.remove(op)
+            if op in HEURISTIC:
+                text = HEURISTIC[op](parent.text, (material.lessons, material.examples), rng, self.max_chars)
+                if text is not None and normalized(text) != normalized(parent.text):
+                    return None, Proposal(Candidate(text, parent.version, ORIGIN + op, round), op, (parent,), batch)
+            elif op == "reflect":
+                reading = self._reading(search, parent, material, seed) if calls >= 2 else ""
+                request = reflect_request(self.templates[op], parent.text, material.failures, material.lessons,
+                                          search.metric, search.required, self.max_chars, seed, reading)
+                if request is not None:
+                    return request, Proposal(Candidate(""), op, (parent,), batch)
+        return None
+
+    def _rewritten(self, search: Search, round: int,
+                   requests: Sequence[tuple[OptimizerRequest, Proposal]]) -> list[Proposal]:
+        """The LLM operators' proposals, each with the editor's prompt as its child; an empty answer is a rejection."""
+        proposals = []
         requests = requests[: search.calls_left()]  # optimize.max_calls
         answers = search.llm.complete_many([request for request, _ in requests])
         for (request, proposal), answer in zip(requests, answers):

@@ -58,22 +58,15 @@ def lint_candidate(
     if first and text[: first.start()].strip():
         return LintVerdict(None, rejected="text before the first [system]/[user] section would be dropped")
     present = list(dict.fromkeys(name for _, _, name in placeholder_spans(text)))
-    invented = [name for name in present if name not in required]
-    if invented:
-        # A bare word where the placeholder stood ("held near location.") reads worse than no edit.
-        keep = ", ".join("{" + n + "}" for n in required)
-        return LintVerdict(None, tuple(repairs), rejected=(
-            f"invents placeholder(s) {', '.join('{' + n + '}' for n in invented)} that no task fills; "
-            f"use only {keep} and write no other name in braces"))
+    problem = invented_placeholders(present, required)
+    if problem:
+        return LintVerdict(None, tuple(repairs), rejected=problem)
     text, merged, problem = merge_repeated_headings(text)
     if problem:
         return LintVerdict(None, tuple(repairs), rejected=problem)
     repairs += merged
-    missing = [name for name in required if name not in present]
-    if missing:
-        # A paragraph of its own, so it joins no list or heading above it.
-        text = text.rstrip("\n") + "\n\n" + "\n".join(f"{name}: {{{name}}}" for name in missing) + "\n"
-        repairs.append("restored dropped placeholder(s) " + ", ".join("{" + n + "}" for n in missing))
+    text, restored = restore_placeholders(text, [name for name in required if name not in present])
+    repairs += restored
     problem = example_defect(text)
     if problem:
         return LintVerdict(None, tuple(repairs), rejected=problem)
@@ -82,6 +75,29 @@ def lint_candidate(
     if normalized(text) in seen:
         return LintVerdict(None, tuple(repairs), rejected=f"duplicate of {version_of(text)}", duplicate=True)
     return LintVerdict(text, tuple(repairs))
+
+
+# --- placeholders ------------------------------------------------------------------------------
+
+
+def invented_placeholders(present: Sequence[str], required: Sequence[str]) -> str:
+    """The problem with placeholders no task fills, or "": they are rejected, not repaired, since a bare word where
+    the placeholder stood ("held near location.") reads worse than no edit."""
+    invented = [name for name in present if name not in required]
+    if not invented:
+        return ""
+    keep = ", ".join("{" + n + "}" for n in required)
+    return (f"invents placeholder(s) {', '.join('{' + n + '}' for n in invented)} that no task fills; "
+            f"use only {keep} and write no other name in braces")
+
+
+def restore_placeholders(text: str, missing: Sequence[str]) -> tuple[str, list[str]]:
+    """(text, repairs): the dropped placeholders put back, each on a line of its own."""
+    if not missing:
+        return text, []
+    # A paragraph of its own, so it joins no list or heading above it.
+    text = text.rstrip("\n") + "\n\n" + "\n".join(f"{name}: {{{name}}}" for name in missing) + "\n"
+    return text, ["restored dropped placeholder(s) " + ", ".join("{" + n + "}" for n in missing)]
 
 
 # --- headings --------------------------------------------------------------------------------
@@ -112,16 +128,8 @@ def merge_repeated_headings(text: str) -> tuple[str, list[str], str]:
     first; any other repeat is a problem, since merging prose could change what it says."""
     lines = text.split("\n")
     repairs: list[str] = []
-    while True:
-        titles: dict[str, list[int]] = {}
-        for index, line in enumerate(lines):
-            title = heading_title(line)
-            if title is not None and not title.startswith(_EXAMPLE_PARTS):
-                titles.setdefault(title, []).append(index)
-        repeated = next(((t, at) for t, at in titles.items() if len(at) > 1), None)
-        if repeated is None:
-            break
-        title, (first, second, *_) = repeated
+    while (repeat := _first_repeat(lines)) is not None:
+        first, second = repeat
         name = lines[first].strip()
         blocks = [_block(lines, first), _block(lines, second)]
         between = "\n".join(lines[first:second])
@@ -129,20 +137,7 @@ def merge_repeated_headings(text: str) -> tuple[str, list[str], str]:
         if not lists or SECTION.search(between):
             return text, repairs, (f"the heading {name!r} appears twice (lines {first + 1} and {second + 1}) and the "
                                    "text under it cannot be merged safely; state it once, with everything under it")
-        items = [lines[i] for i in blocks[0]]
-        known = {_LIST_ITEM.match(line).group("body").strip().casefold() for line in items}
-        style = _LIST_ITEM.match(items[-1])
-        number = int(style.group("number")) if style.group("number") else None
-        for index in blocks[1]:
-            body = _LIST_ITEM.match(lines[index]).group("body").strip()
-            if body.casefold() in known:
-                continue
-            known.add(body.casefold())
-            if number is None:
-                items.append(f"{style.group('indent')}{style.group('mark')} {body}")
-            else:
-                number += 1
-                items.append(f"{style.group('indent')}{number}{style.group('sep')} {body}")
+        items = _merged_list([lines[i] for i in blocks[0]], [lines[i] for i in blocks[1]])
         gone = {second, *blocks[1]}
         lines = lines[: blocks[0][0]] + items + [
             line for index, line in enumerate(lines) if index > blocks[0][-1] and index not in gone]
@@ -151,6 +146,35 @@ def merge_repeated_headings(text: str) -> tuple[str, list[str], str]:
         return text, repairs, ""
     # The removed block leaves its blank lines behind.
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip("\n") + "\n", repairs, ""
+
+
+def _first_repeat(lines: list[str]) -> tuple[int, int] | None:
+    """The line indexes of the first two occurrences of the first heading title that repeats (example parts may)."""
+    titles: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        title = heading_title(line)
+        if title is not None and not title.startswith(_EXAMPLE_PARTS):
+            titles.setdefault(title, []).append(index)
+    return next(((at[0], at[1]) for at in titles.values() if len(at) > 1), None)
+
+
+def _merged_list(items: list[str], more: list[str]) -> list[str]:
+    """The first list with the second's new items appended in the first's style (its marker, or its numbering)."""
+    items = list(items)
+    known = {_LIST_ITEM.match(line).group("body").strip().casefold() for line in items}
+    style = _LIST_ITEM.match(items[-1])
+    number = int(style.group("number")) if style.group("number") else None
+    for line in more:
+        body = _LIST_ITEM.match(line).group("body").strip()
+        if body.casefold() in known:
+            continue
+        known.add(body.casefold())
+        if number is None:
+            items.append(f"{style.group('indent')}{style.group('mark')} {body}")
+        else:
+            number += 1
+            items.append(f"{style.group('indent')}{number}{style.group('sep')} {body}")
+    return items
 
 
 # --- few-shot examples -------------------------------------------------------------------------

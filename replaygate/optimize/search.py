@@ -310,34 +310,8 @@ class Search:
                 f"({len(self.splits['validation'])} + {reserve}); raise --optimize-budget"
             )
         budget.reserved = reserve
-        stopped = f"{strategy.max_rounds} rounds done"
         try:
-            strategy.start(self)
-            best = self._best(strategy)
-            self._point(0, best)
-            stale = 0
-            for round in range(1, strategy.max_rounds + 1):
-                try:
-                    strategy.step(self, round)
-                except BudgetExhausted as exc:
-                    stopped = f"budget: round {round} stopped ({exc})"
-                    # What the strategy validated before the budget ran out still counts.
-                    leader = self._best(strategy)
-                    if self.val_mean(leader) > self.val_mean(best) + 1e-9:
-                        best = leader
-                        self._point(round, best)
-                    break
-                leader = self._best(strategy)
-                improved = self.val_mean(leader) > self.val_mean(best) + 1e-9
-                best = leader if improved else best
-                self._point(round, best)
-                stale = 0 if improved else stale + 1
-                if stale >= self.settings.patience:
-                    stopped = f"early stop: no better validation score for {stale} rounds"
-                    break
-                if self.val_mean(best) >= 1.0:
-                    stopped = "validation score is perfect"
-                    break
+            best, stopped = self._rounds(strategy)
         finally:
             budget.reserved = 0
         budget.reserved = self.holdout_reserve()
@@ -346,6 +320,33 @@ class Search:
         finally:
             budget.reserved = 0
         return self._finish(pick, stopped)
+
+    def _rounds(self, strategy: Strategy) -> tuple[Candidate, str]:
+        """The strategy's rounds until one of the stops: the best candidate on validation, and why it stopped."""
+        strategy.start(self)
+        best = self._best(strategy)
+        self._point(0, best)
+        stale = 0
+        for round in range(1, strategy.max_rounds + 1):
+            try:
+                strategy.step(self, round)
+            except BudgetExhausted as exc:
+                # What the strategy validated before the budget ran out still counts.
+                leader = self._best(strategy)
+                if self.val_mean(leader) > self.val_mean(best) + 1e-9:
+                    best = leader
+                    self._point(round, best)
+                return best, f"budget: round {round} stopped ({exc})"
+            leader = self._best(strategy)
+            improved = self.val_mean(leader) > self.val_mean(best) + 1e-9
+            best = leader if improved else best
+            self._point(round, best)
+            stale = 0 if improved else stale + 1
+            if stale >= self.settings.patience:
+                return best, f"early stop: no better validation score for {stale} rounds"
+            if self.val_mean(best) >= 1.0:
+                return best, "validation score is perfect"
+        return best, f"{strategy.max_rounds} rounds done"
 
     def _final_pick(self, best: Candidate) -> Candidate:
         """Confidence-aware: the top `finalists` on validation are re-run on the same train tasks, and the one whose

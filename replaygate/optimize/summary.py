@@ -163,14 +163,30 @@ def _operators(stats: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, Any]] = ()) -> str:
-    budget, gate = doc["budget"], doc.get("gate")
     parts = [f"# Prompt optimization: {doc['suite']} ({doc['strategy']})", ""]
     if doc.get("simulator"):
         parts += [SIMULATOR_NOTE.format(backend=doc.get("backend") or "a test double"), ""]
+    parts += [tabulate(_overview(doc), headers=["", ""], tablefmt="github"), ""]
+    parts += _score_by_split(doc)
+    parts += _trajectory(doc, others)
+    if doc.get("strategy_data", {}).get("operators"):
+        parts += _operators(doc["strategy_data"]["operators"])
+    parts += _candidates(doc)
+    parts += ["## Prompt diff", ""]
+    parts += ["```diff", doc["diff"].rstrip("\n") or "(no change)", "```", ""]
+    if doc.get("optimizer_failures"):
+        parts += ["## Optimizer call failures", ""]
+        parts += [f"- {_cell(line, 200)}" for line in doc["optimizer_failures"]] + [""]
+    return "\n".join(parts)
+
+
+def _overview(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The run at a glance: the prompt's versions, the gate's verdict, the holdout score and what was spent."""
+    budget, gate = doc["budget"], doc.get("gate")
     holdout_before = doc["incumbent"]["splits"]["holdout"]
     holdout_after = doc["best"]["splits"]["holdout"]
     verdict = gate["summary"] if gate else f"not run: {doc['stopped']}"
-    summary = [
+    return [
         ("prompt", f"`{doc['prompt_path']}`: `{doc['incumbent']['version']}` → `{doc['best']['version']}`"
          + (" (written back)" if doc["accepted"] else " (unchanged)")),
         ("write-back gate", verdict),
@@ -185,8 +201,10 @@ def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, An
         ("seed", str(doc["seed"])),
         ("splits", ", ".join(f"{name} {len(ids)}" for name, ids in doc["splits"].items())),
     ]
-    parts += [tabulate(summary, headers=["", ""], tablefmt="github"), ""]
-    parts += ["## Score by split", ""]
+
+
+def _score_by_split(doc: Mapping[str, Any]) -> list[str]:
+    """Before and after, split by split, every metric the run recorded."""
     metrics = sorted({k for side in ("incumbent", "best") for s in doc[side]["splits"].values() for k in s}
                      - {"n", "of"})
     rows = []
@@ -194,8 +212,14 @@ def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, An
         for side, label in (("incumbent", "before"), ("best", "after")):
             cell = doc[side]["splits"][split]
             rows.append([split, label, f"{cell['n']}/{cell['of']}", *(_num(cell.get(m)) for m in metrics)])
-    parts += [tabulate(rows, headers=["split", "prompt", "tasks scored", *metrics], tablefmt="github"), ""]
-    parts += ["## Trajectory", ""]
+    return ["## Score by split", "",
+            tabulate(rows, headers=["split", "prompt", "tasks scored", *metrics], tablefmt="github"), ""]
+
+
+def _trajectory(doc: Mapping[str, Any], others: Sequence[Mapping[str, Any]]) -> list[str]:
+    """This run's chart with the suite's other runs that measure the same thing, why the rest are not drawn,
+    and the runs drawn side by side."""
+    parts = ["## Trajectory", ""]
     same_suite = [o for o in others if o.get("suite") == doc["suite"]]
     # Only runs on this run's tasks and metric: their validation scores measure the same thing.
     compared = [doc, *[o for o in same_suite if _same_chart(o) == _same_chart(doc)]][: len(PALETTE)]
@@ -206,9 +230,11 @@ def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, An
         parts += ["Not drawn: " + "; ".join(f"{run_label(o)}, {_why_apart(o, doc)}" for o in apart) + ".", ""]
     if len(compared) > 1:
         parts += _comparison(compared)
-    if doc.get("strategy_data", {}).get("operators"):
-        parts += _operators(doc["strategy_data"]["operators"])
-    parts += ["## Candidates", ""]
+    return parts
+
+
+def _candidates(doc: Mapping[str, Any]) -> list[str]:
+    """Every candidate the search proposed: where it came from, what it scored and what became of it."""
     rows = [
         [c["version"], c["parent"] or "—", c["origin"], c["round"], c["chars"],
          _num(c["minibatch_mean"]) + (f" ({c['minibatch_n']})" if c["minibatch_n"] else ""),
@@ -216,11 +242,5 @@ def render_optimization(doc: Mapping[str, Any], others: Sequence[Mapping[str, An
          _cell(c["status"]), _cell("; ".join(c["notes"]), 60)]
         for c in doc["candidates"]
     ]
-    parts += [tabulate(rows, headers=["version", "parent", "origin", "round", "chars", "minibatch", "validation",
-                                      "status", "notes"], tablefmt="github"), ""]
-    parts += ["## Prompt diff", ""]
-    parts += ["```diff", doc["diff"].rstrip("\n") or "(no change)", "```", ""]
-    if doc.get("optimizer_failures"):
-        parts += ["## Optimizer call failures", ""]
-        parts += [f"- {_cell(line, 200)}" for line in doc["optimizer_failures"]] + [""]
-    return "\n".join(parts)
+    return ["## Candidates", "", tabulate(rows, headers=["version", "parent", "origin", "round", "chars", "minibatch",
+                                                         "validation", "status", "notes"], tablefmt="github"), ""]

@@ -319,10 +319,8 @@ def finish_session(session: pytest.Session, state: EvalSession, exitstatus: int)
     if not (results.suites or results.properties or state.results_json or state.cassette_use):
         return  # nothing ran (--collect-only, say): no report, and none of its writers loaded
     # The report writers load here, at the end: collecting and running cases never needs them.
-    from replaygate.results.page_data import page_sources
-    from replaygate.results.publish import compare_run, publish
+    from replaygate.results.publish import compare_run
     from replaygate.results.report import write_report
-    from replaygate.results.shards import versions
 
     if state.results_json:
         write_report(Path(state.results_json), results.to_json(), secrets)
@@ -331,17 +329,35 @@ def finish_session(session: pytest.Session, state: EvalSession, exitstatus: int)
     # An interrupted run has seen only part of the suite: it never becomes the baseline.
     accepted = state.update_baseline and exitstatus != pytest.ExitCode.INTERRUPTED and bool(results.suites or results.properties)
     if accepted:
-        state.previous_diffs = compare_run(results, gate_baseline, state.gate)
-        write_baseline(state.baseline_path, accepted_baseline(state.baseline, results), secrets, state.changes)
-        if state.gate_baseline_path == state.baseline_path:
-            # The report then reads as the next plain run's will: against the baseline just written.
-            gate_baseline = replace(load_baseline(state.changes.current(state.baseline_path)), path=state.baseline_path)
-            session.config.stash[BASELINE_NOTE] = older_format_note(gate_baseline)
+        gate_baseline = _accept_run(session, state, results, secrets, gate_baseline)
     stopped = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldfail or session.shouldstop)
     state.settle_unused_cassettes(stopped)
     if not results.suites:
         return
     state.diffs = compare_run(results, gate_baseline, state.gate, missing_baseline_note(state.gate_baseline_path))
+    _publish_reports(session, state, results, secrets)
+    _settle_exit_status(session, state, results, accepted)
+
+
+def _accept_run(session: pytest.Session, state: EvalSession, results, secrets, gate_baseline):
+    """Stage this run as the baseline (--update-baseline); returns the baseline the report then compares with."""
+    from replaygate.results.publish import compare_run
+
+    state.previous_diffs = compare_run(results, gate_baseline, state.gate)
+    write_baseline(state.baseline_path, accepted_baseline(state.baseline, results), secrets, state.changes)
+    if state.gate_baseline_path == state.baseline_path:
+        # The report then reads as the next plain run's will: against the baseline just written.
+        gate_baseline = replace(load_baseline(state.changes.current(state.baseline_path)), path=state.baseline_path)
+        session.config.stash[BASELINE_NOTE] = older_format_note(gate_baseline)
+    return gate_baseline
+
+
+def _publish_reports(session: pytest.Session, state: EvalSession, results, secrets) -> None:
+    """Stage the reports (and GitHub's job summary) of this run against `state.diffs`."""
+    from replaygate.results.page_data import page_sources
+    from replaygate.results.publish import publish
+    from replaygate.results.shards import versions
+
     reports = state.config.resolve(state.root, state.config.reports)
     # A shard's report is partial: GitHub's job summary gets the merged one.
     summary = None if state.shard else state.environ.get("GITHUB_STEP_SUMMARY")
@@ -351,6 +367,10 @@ def finish_session(session: pytest.Session, state: EvalSession, exitstatus: int)
         "versions": versions(),
         "command": ["pytest", *session.config.invocation_params.args],
     }, changes=state.changes, page=page_sources(state.root, state.config, state.changes.read_text))
+
+
+def _settle_exit_status(session: pytest.Session, state: EvalSession, results, accepted: bool) -> None:
+    """The gate, an unanswered case or an accepted baseline may change the exit status pytest reached."""
     if gate_enforced(state) and any(d.failed for d in state.diffs.values()) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     # A case no model answered is an error, whatever the gate or a test that never checked it says.
@@ -365,50 +385,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     state: EvalSession = config.stash[STATE]
     results = state.run_results()
     for name, suite in results.suites.items():
-        outcomes = suite.outcomes(results.min_passes)
-        if not outcomes:
-            continue  # only a property test ran: its own failure line says what broke
-        passed = sum(o.passed for o in outcomes.values())
-        mean = sum(o.mean for o in outcomes.values()) / len(outcomes)
-        repeats = f" × {results.repeats} repeats" if results.repeats > 1 else ""
-        terminalreporter.write_line(
-            f"evals {name}: {_cases(len(outcomes))}{repeats} ({suite.info.mode}), {passed} passed, mean score {mean:.3f} -> "
-            f"{Path(state.config.reports) / 'scores.md'}"
-            + ("; baseline updated" if state.update_baseline else "")
-        )
-        contaminated = sorted({r.task_id for r in suite.records if r.contaminated})
-        if contaminated:
-            terminalreporter.write_line(
-                f"evals {name}: contaminated: {_cases(len(contaminated))} whose input appears in the prompt, kept out of "
-                f"the gate ({', '.join(contaminated[:5])}{', …' if len(contaminated) > 5 else ''})", yellow=True)
-        silent = without_model_calls(suite)
-        if silent:
-            kept_out = "; not accepted into the baseline" if state.update_baseline else ""
-            terminalreporter.write_line(
-                f"evals {name}: {_cases(len(silent))} made no model call through the harness "
-                f"({', '.join(silent[:5])}{', …' if len(silent) > 5 else ''}): if the agent calls a model, its requests "
-                f"escaped; send them through the `client` argument or `prompt.base_url` (docs/capture.md){kept_out}",
-                yellow=True)
-        if name in state.previous_diffs and state.previous_diffs[name].verdict is not None:
-            terminalreporter.write_line(f"evals {name}: against the replaced baseline: {state.previous_diffs[name].summary()}")
-        diff = state.diffs.get(name)
-        if diff is None:
-            continue
-        if not gate_enforced(state):
-            why = "a shard: the merge of all shards runs the gate" if state.shard else "--update-baseline accepts this run"
-            terminalreporter.write_line(f"evals {name}: gate not enforced ({why})")
-        else:
-            # Errors have no score: no model answered (infra), or the case stopped first (a cassette miss, a timeout).
-            errored = sum(r.error_kind in (INFRA, "harness") for r in suite.records)
-            if not errored:
-                terminalreporter.write_line(f"evals {name}: {diff.summary()}", red=diff.failed, bold=diff.failed)
-            elif errored == len(suite.records):
-                every = "its one case" if errored == 1 else f"every one of its {errored} cases"
-                terminalreporter.write_line(f"evals {name}: gate not run: {every} errored (no score to compare)", red=True)
-            else:
-                were = "was" if errored == 1 else "were"
-                terminalreporter.write_line(f"evals {name}: {diff.summary()}; {_cases(errored)} errored and {were} not "
-                                            "compared", red=True, bold=diff.failed)
+        _write_suite_summary(terminalreporter, state, results, name, suite)
     failed = sorted(name for name, diff in state.diffs.items() if diff.failed)
     if failed and gate_enforced(state) and len(state.diffs) > 1:
         terminalreporter.write_line(f"evals: gate FAILED for suite{'s' if len(failed) > 1 else ''} {', '.join(failed)}",
@@ -425,6 +402,58 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if state.interrupted_at_end:
         done = "the switch had begun and was finished first" if state.changes.committed else "nothing written"
         terminalreporter.write_line(f"evals: interrupted while writing the session's files: {done}", red=True)
+
+
+def _write_suite_summary(terminalreporter, state: EvalSession, results, name: str, suite) -> None:
+    """A suite's lines: its scores, the cases kept out (contaminated, no model call), then its gate."""
+    outcomes = suite.outcomes(results.min_passes)
+    if not outcomes:
+        return  # only a property test ran: its own failure line says what broke
+    passed = sum(o.passed for o in outcomes.values())
+    mean = sum(o.mean for o in outcomes.values()) / len(outcomes)
+    repeats = f" × {results.repeats} repeats" if results.repeats > 1 else ""
+    terminalreporter.write_line(
+        f"evals {name}: {_cases(len(outcomes))}{repeats} ({suite.info.mode}), {passed} passed, mean score {mean:.3f} -> "
+        f"{Path(state.config.reports) / 'scores.md'}"
+        + ("; baseline updated" if state.update_baseline else "")
+    )
+    contaminated = sorted({r.task_id for r in suite.records if r.contaminated})
+    if contaminated:
+        terminalreporter.write_line(
+            f"evals {name}: contaminated: {_cases(len(contaminated))} whose input appears in the prompt, kept out of "
+            f"the gate ({', '.join(contaminated[:5])}{', …' if len(contaminated) > 5 else ''})", yellow=True)
+    silent = without_model_calls(suite)
+    if silent:
+        kept_out = "; not accepted into the baseline" if state.update_baseline else ""
+        terminalreporter.write_line(
+            f"evals {name}: {_cases(len(silent))} made no model call through the harness "
+            f"({', '.join(silent[:5])}{', …' if len(silent) > 5 else ''}): if the agent calls a model, its requests "
+            f"escaped; send them through the `client` argument or `prompt.base_url` (docs/capture.md){kept_out}",
+            yellow=True)
+    if name in state.previous_diffs and state.previous_diffs[name].verdict is not None:
+        terminalreporter.write_line(f"evals {name}: against the replaced baseline: {state.previous_diffs[name].summary()}")
+    diff = state.diffs.get(name)
+    if diff is not None:
+        _write_gate_line(terminalreporter, state, name, suite, diff)
+
+
+def _write_gate_line(terminalreporter, state: EvalSession, name: str, suite, diff) -> None:
+    """The suite's gate verdict, or why there is none (not enforced, or every case errored)."""
+    if not gate_enforced(state):
+        why = "a shard: the merge of all shards runs the gate" if state.shard else "--update-baseline accepts this run"
+        terminalreporter.write_line(f"evals {name}: gate not enforced ({why})")
+        return
+    # Errors have no score: no model answered (infra), or the case stopped first (a cassette miss, a timeout).
+    errored = sum(r.error_kind in (INFRA, "harness") for r in suite.records)
+    if not errored:
+        terminalreporter.write_line(f"evals {name}: {diff.summary()}", red=diff.failed, bold=diff.failed)
+    elif errored == len(suite.records):
+        every = "its one case" if errored == 1 else f"every one of its {errored} cases"
+        terminalreporter.write_line(f"evals {name}: gate not run: {every} errored (no score to compare)", red=True)
+    else:
+        were = "was" if errored == 1 else "were"
+        terminalreporter.write_line(f"evals {name}: {diff.summary()}; {_cases(errored)} errored and {were} not "
+                                    "compared", red=True, bold=diff.failed)
 
 
 def unanswered(results) -> list:

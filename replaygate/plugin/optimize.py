@@ -82,6 +82,25 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if reporter is not None:
             reporter.write_line(line)
 
+    settings, backend = _settings_and_backend(config, state)
+    suites = _suites(items)
+    if not suites:
+        raise pytest.UsageError("--optimize: no suite was collected (no test uses eval_case); select a suite module")
+    say("")
+    if backend.is_simulator:
+        say("optimize: no credentials found (or --llm=sim): the agent, critic and editor are each suite's "
+            "offline test double, not a real model")
+    _optimize_suites(config, state, suites, settings, backend, say)
+    if not config.stash[RUNS]:
+        raise pytest.UsageError("--optimize: no selected suite could be optimized (see the lines above); select one with a path or -k")
+    if not any(run.written for run in config.stash[RUNS]):
+        return  # nothing changed: the session replays the committed cassettes as usual
+    checkpoint("gate")
+    _rerecord_under_new_prompt(config, state, items, backend)
+
+
+def _settings_and_backend(config: pytest.Config, state):
+    """The search's settings and the live backend it runs against; bad input is a usage error."""
     try:
         settings = _settings(config, state)
         backend = resolve_backend(config.getoption("llm") or "auto", True, state.environ, {
@@ -91,15 +110,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         })
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from None
+    return settings, backend
+
+
+def _optimize_suites(config: pytest.Config, state, suites: list, settings, backend, say) -> None:
+    """Run the search on each suite in turn, keeping each finished run in `config.stash[RUNS]`."""
     from replaygate.optimize.run import optimize  # the optimizer loads only when --optimize runs
 
-    suites = _suites(items)
-    if not suites:
-        raise pytest.UsageError("--optimize: no suite was collected (no test uses eval_case); select a suite module")
-    say("")
-    if backend.is_simulator:
-        say("optimize: no credentials found (or --llm=sim): the agent, critic and editor are each suite's "
-            "offline test double, not a real model")
     for suite in suites:
         say(f"optimize {settings.strategy} {suite.name}: budget {settings.budget} rollouts, seed {settings.seed}, "
             f"via {backend.label}")
@@ -113,13 +130,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             say(f"optimize {suite.name}: skipped: {exc}")
             continue
         config.stash[RUNS].append(run)
-    if not config.stash[RUNS]:
-        raise pytest.UsageError("--optimize: no selected suite could be optimized (see the lines above); select one with a path or -k")
-    if not any(run.written for run in config.stash[RUNS]):
-        return  # nothing changed: the session replays the committed cassettes as usual
-    checkpoint("gate")
-    # The prompt changed: record its cassettes and make its scores the new baseline (--snapshot-update),
-    # all staged beside the new prompt until the session ends.
+
+
+def _rerecord_under_new_prompt(config: pytest.Config, state, items: list[pytest.Item], backend) -> None:
+    """The prompt changed: record its cassettes and make its scores the new baseline (--snapshot-update),
+    all staged beside the new prompt until the session ends."""
     state.switch_to_recording(backend, "all", staged=True)
     state.update_baseline = True
     config.stash[RERECORDING] = True

@@ -238,6 +238,31 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    files = markdown_files(Path(p) for p in args.paths)
+    texts = _read_markdown(files)
+    if texts is None:
+        return 2
+    blocks = [b for f in files for b in extract_blocks(texts[f], str(f))]
+    chromium = find_chromium(args.chromium)
+    if chromium is None:
+        print(SKIP_BROWSER)
+        return 0
+    script = _mermaid_in(args.mermaid or Path(os.environ.get("REPLAYGATE_MERMAID_DIR") or default_cache()))
+    if script is None:
+        return 0
+    if not blocks:
+        print(f"checked 0 Mermaid blocks: none in {len(files)} markdown files")
+        return 0
+    results = render(chromium, script, blocks, args.screenshots, args.theme)
+    failed = _print_results(results, blocks)
+    print(f"{'FAILED' if failed else 'passed'}: {len(results) - failed} of {len(results)} Mermaid blocks in "
+          f"{len({b.path for b in blocks})} files parse and render (mermaid {version_of(script)}, "
+          f"{chromium_version(chromium)}, theme {args.theme})")
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m replaygate.results.mermaid_check", description=__doc__)
     parser.add_argument("paths", nargs="*", default=["reports"], help="markdown files or folders (default: reports)")
     parser.add_argument("--chromium", help="the browser to run (default: $REPLAYGATE_CHROMIUM, then chromium on PATH)")
@@ -247,34 +272,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--screenshots", type=Path, help="also save one PNG per rendered block in this folder")
     parser.add_argument("--theme", default="default", choices=["default", "dark"],
                         help="Mermaid theme and page colour (GitHub uses dark for dark-mode readers)")
-    args = parser.parse_args(argv)
+    return parser
 
-    files = markdown_files(Path(p) for p in args.paths)
+
+def _read_markdown(files: Sequence[Path]) -> dict[Path, str] | None:
+    """Each file's text, or None once an error line says which file is missing or unreadable."""
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         print(f"error: no such file: {', '.join(missing)}")
-        return 2
+        return None
     try:
-        texts = {f: read_input(f, InputError, "markdown file", "pass existing files or folders") for f in files}
+        return {f: read_input(f, InputError, "markdown file", "pass existing files or folders") for f in files}
     except InputError as exc:
         print(f"error: {exc}")
-        return 2
-    blocks = [b for f in files for b in extract_blocks(texts[f], str(f))]
-    chromium = find_chromium(args.chromium)
-    if chromium is None:
-        print(SKIP_BROWSER)
-        return 0
-    folder = args.mermaid or Path(os.environ.get("REPLAYGATE_MERMAID_DIR") or default_cache())
+        return None
+
+
+def _mermaid_in(folder: Path) -> Path | None:
+    """Mermaid's script in `folder`, installed there on first use; None once a line says why there is none."""
     script = mermaid_script(folder)
     if script is None:
         script, why = install_mermaid(folder)
         if script is None:
             print(why)
-            return 0
-    if not blocks:
-        print(f"checked 0 Mermaid blocks: none in {len(files)} markdown files")
-        return 0
-    results = render(chromium, script, blocks, args.screenshots, args.theme)
+    return script
+
+
+def _print_results(results: Sequence[dict], blocks: Sequence[Block]) -> int:
+    """One line per rendered block (its chart type and series, or its error); returns how many failed."""
     failed = 0
     for result in results:
         block = blocks[result["index"]]
@@ -286,10 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             failed += 1
             print(f"FAIL  {block.where}  {_one_line(result['error'])}")
-    print(f"{'FAILED' if failed else 'passed'}: {len(results) - failed} of {len(results)} Mermaid blocks in "
-          f"{len({b.path for b in blocks})} files parse and render (mermaid {version_of(script)}, "
-          f"{chromium_version(chromium)}, theme {args.theme})")
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

@@ -230,14 +230,7 @@ def _suite(results: RunResults, name: str, diff: BaselineDiff, sources: PageSour
     info = suite.info
     outcomes = suite.outcomes(results.min_passes)
     graders = sorted({g for r in suite.records for g in r.grader_scores})
-    means = [o.mean for o in outcomes.values()]
-    low, high = mean_interval(means)
     prices = load_prices()
-    now, base = means, None
-    if diff.baseline is not None and diff.deltas:
-        now = [outcomes[t].mean for t in diff.deltas]  # the same tasks on both sides, as in scores.md
-        base = [diff.baseline.cases[t].score for t in diff.deltas]
-    timed = [r.latency_s for r in suite.records if r.error_kind != "harness"]
     flags = {"regression": set(diff.regressions), "improvement": set(diff.improvements), "new": set(diff.new_tasks),
              "contaminated": set(diff.contaminated_tasks)}
     generated = _generated_folders(sources, name)
@@ -251,18 +244,9 @@ def _suite(results: RunResults, name: str, diff: BaselineDiff, sources: PageSour
         "threshold": results.threshold_of(suite),
         "repeats": results.repeats,
         "summary_rows": summary_rows(results, suite, outcomes, prices.models, prices.as_of),
-        "numbers": {
-            "cases": len(outcomes), "passed": sum(o.passed for o in outcomes.values()),
-            "mean": _round(math.fsum(means) / len(means)) if means else None,
-            "ci": [_round(low), _round(high)] if means else None,
-            "tokens_in": sum(r.tokens_in for r in suite.records), "tokens_out": sum(r.tokens_out for r in suite.records),
-            # Replay times measure the replay: no percentiles, as in scores.md.
-            "latency": {"p50": _round(percentile(timed, 50)), "p95": _round(percentile(timed, 95))}
-            if info.mode != "replay" and timed else None,
-        },
+        "numbers": _numbers(suite, outcomes),
         "gate": _gate(diff),
-        "histogram": {"bins": BINS, "now": score_histogram(now), "baseline": score_histogram(base) if base is not None else None,
-                      "tasks": len(now)},
+        "histogram": _histogram(outcomes, diff),
         "graders": _grader_rows(info, outcomes, diff, graders),
         "prompt_diff": _prompt_diff(suite, diff, sources),
         "cases": [_case(name, info, outcomes[t], diff, flags, graders, sources, results.min_passes)
@@ -271,6 +255,32 @@ def _suite(results: RunResults, name: str, diff: BaselineDiff, sources: PageSour
                      "graders": dict(sorted(r.grader_scores.items())), "transcript": _conversation(sources, info, r, generated)}
                     for r in suite.minimal],
     }
+
+
+def _numbers(suite: SuiteResults, outcomes: Mapping[str, TaskOutcome]) -> dict[str, Any]:
+    """The suite's headline numbers: cases, passes, mean score with its interval, tokens, latency."""
+    means = [o.mean for o in outcomes.values()]
+    low, high = mean_interval(means)
+    timed = [r.latency_s for r in suite.records if r.error_kind != "harness"]
+    return {
+        "cases": len(outcomes), "passed": sum(o.passed for o in outcomes.values()),
+        "mean": _round(math.fsum(means) / len(means)) if means else None,
+        "ci": [_round(low), _round(high)] if means else None,
+        "tokens_in": sum(r.tokens_in for r in suite.records), "tokens_out": sum(r.tokens_out for r in suite.records),
+        # Replay times measure the replay: no percentiles, as in scores.md.
+        "latency": {"p50": _round(percentile(timed, 50)), "p95": _round(percentile(timed, 95))}
+        if suite.info.mode != "replay" and timed else None,
+    }
+
+
+def _histogram(outcomes: Mapping[str, TaskOutcome], diff: BaselineDiff) -> dict[str, Any]:
+    """Tasks per score bin, this run and (on the same tasks) the baseline."""
+    now, base = [o.mean for o in outcomes.values()], None
+    if diff.baseline is not None and diff.deltas:
+        now = [outcomes[t].mean for t in diff.deltas]  # the same tasks on both sides, as in scores.md
+        base = [diff.baseline.cases[t].score for t in diff.deltas]
+    return {"bins": BINS, "now": score_histogram(now), "baseline": score_histogram(base) if base is not None else None,
+            "tasks": len(now)}
 
 
 def _generated_folders(sources: PageSources, suite: str) -> list[str]:

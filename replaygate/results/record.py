@@ -71,14 +71,7 @@ def record_case(
     """`with_input` carries the task's input too (only a shrunk failure's report shows it); `contaminated` says
     what of the task the prompt shows (`replaygate.results.gate.task_leaks`), empty when nothing."""
     rollout = result.rollout
-    if result.failure is not None:
-        reason, kind = " ".join(str(result.failure).split()), "harness"
-    elif rollout is not None and rollout.infra_failed:
-        # No model answered: the error's own line is the reason, not the graders' zeros.
-        reason, kind = rollout.error or "", rollout.error_kind
-    else:
-        reason = result.score.reason if result.score else ""
-        kind = rollout.error_kind if rollout else None
+    reason, kind = _reason_and_kind(result)
     return CaseRecord(
         task_id=result.task.id,
         repeat=result.repeat,
@@ -104,6 +97,17 @@ def record_case(
         models=_sorted_models(rollout.usage.by_model) if rollout else {},
         grading_models=_sorted_models(rollout.grading_usage.by_model) if rollout else {},
     )
+
+
+def _reason_and_kind(result: CaseResult) -> tuple[str, str | None]:
+    """The case's one-line reason and its error kind: the harness's failure, else the model service's, else the graders'."""
+    rollout = result.rollout
+    if result.failure is not None:
+        return " ".join(str(result.failure).split()), "harness"
+    if rollout is not None and rollout.infra_failed:
+        # No model answered: the error's own line is the reason, not the graders' zeros.
+        return rollout.error or "", rollout.error_kind
+    return (result.score.reason if result.score else ""), (rollout.error_kind if rollout else None)
 
 
 def _sorted_models(by_model: dict[str, list[int]]) -> dict[str, list[int]]:

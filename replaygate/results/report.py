@@ -131,10 +131,34 @@ def render_suite(
 def summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str, TaskOutcome],
                   prices: Mapping[str, Price], prices_as_of: str) -> list[list[str]]:
     info, records = suite.info, suite.records
+    rows = _identity_rows(info) + _score_rows(results, suite, outcomes)
+    rows += _cost_rows(info, records, prices, prices_as_of) + _kept_out_rows(outcomes, records)
+    retried = sum(r.retries for r in records)
+    if retried:
+        rows.append(["unreadable answers asked again", str(retried)])
+    if info.http:
+        rows.append(["service", info.http])
+    return rows
+
+
+def _identity_rows(info: RunInfo) -> list[list[str]]:
+    """What ran: the suite, who answered it, its prompt and how (live or replayed)."""
     simulated = " (offline test double, not a real model)" if info.is_simulator else ""
     provider = info.backend
     if info.is_simulator and "simulator" not in provider:
         provider += ", answers from an offline test double (not a real model)"
+    return [
+        ["suite", info.suite],
+        ["provider", provider],
+        ["agent model", info.agent_model + simulated],
+        ["judge model", (info.judge_model + simulated) if info.judge_model else "not used"],
+        ["prompt", f"`{info.prompt_path}` version `{info.prompt_version}`"],
+        ["mode", info.mode + ("" if info.mode == "live" else f" (record mode `{info.record_mode}`)")],
+    ]
+
+
+def _score_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str, TaskOutcome]) -> list[list[str]]:
+    """How it scored: cases, pass rate, mean score, and with repeats pass@k and the spread."""
     count = len(outcomes)
     passed = sum(o.passed for o in outcomes.values())
     rule = ""
@@ -142,14 +166,7 @@ def summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str
         needed = results.min_passes or results.repeats
         rule = f", a task passes when {needed} of its {results.repeats} repeats pass"
     mean, low, high = _mean_interval(outcomes)
-    kinds = Counter(r.error_kind for r in records if r.error_kind)
     rows = [
-        ["suite", info.suite],
-        ["provider", provider],
-        ["agent model", info.agent_model + simulated],
-        ["judge model", (info.judge_model + simulated) if info.judge_model else "not used"],
-        ["prompt", f"`{info.prompt_path}` version `{info.prompt_version}`"],
-        ["mode", info.mode + ("" if info.mode == "live" else f" (record mode `{info.record_mode}`)")],
         ["cases", f"{count}" + (f" tasks × {results.repeats} repeats" if results.repeats > 1 else "")],
         ["pass rate", f"{passed / count:.1%} ({passed}/{count}, threshold {results.threshold_of(suite):g}{rule})" if count else "n/a"],
         ["mean score", f"{mean:.3f} ± {_half_width(low, high):s} (95% CI {_range(low, high)})" if count else "n/a"],
@@ -160,12 +177,25 @@ def summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str
         spread = sum(o.spread for o in outcomes.values()) / count
         rows.append([f"pass@1 / pass@{results.repeats}", f"{at_1:.1%} / {at_n:.1%}"])
         rows.append(["spread over repeats", f"{spread:.3f} (mean standard deviation per task)"])
-    rows.append(["tokens in / out", _tokens(records)])
-    rows.append(["estimated cost", _cost(info, records, prices, prices_as_of)])
-    rows.append(["latency p50 / p95", _latency(info, records)])
+    return rows
+
+
+def _cost_rows(info: RunInfo, records: Sequence[CaseRecord], prices: Mapping[str, Price],
+               prices_as_of: str) -> list[list[str]]:
+    """What running it took: tokens, estimated cost, latency, and the errors met."""
+    kinds = Counter(r.error_kind for r in records if r.error_kind)
+    rows = [["tokens in / out", _tokens(records)],
+            ["estimated cost", _cost(info, records, prices, prices_as_of)],
+            ["latency p50 / p95", _latency(info, records)]]
     if any(r.ttft_s is not None for r in records):
         rows.append(["time to first token p50 / p95", _ttft(info, records)])
     rows.append(["errors", f"{sum(kinds.values())}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})" if kinds else "")])
+    return rows
+
+
+def _kept_out_rows(outcomes: Mapping[str, TaskOutcome], records: Sequence[CaseRecord]) -> list[list[str]]:
+    """Cases that tell nothing about the prompt: contaminated ones, and ones whose model calls escaped the harness."""
+    rows = []
     contaminated = sum(any(r.contaminated for r in o.records) for o in outcomes.values())
     if contaminated:
         rows.append(["contaminated", f"{contaminated} case{'s' if contaminated != 1 else ''} whose input appears in the "
@@ -175,11 +205,6 @@ def summary_rows(results: RunResults, suite: SuiteResults, outcomes: Mapping[str
         rows.append(["no model call", f"{len(silent)} case{'s' if len(silent) != 1 else ''} sent no model request through "
                                       f"the harness ({', '.join(silent[:5])}{', …' if len(silent) > 5 else ''}); "
                                       "never accepted into the baseline"])
-    retried = sum(r.retries for r in records)
-    if retried:
-        rows.append(["unreadable answers asked again", str(retried)])
-    if info.http:
-        rows.append(["service", info.http])
     return rows
 
 
@@ -418,43 +443,50 @@ def usage_summary(info: RunInfo, records: Sequence[CaseRecord], prices: Mapping[
 def run_metadata(results: RunResults, diffs: Mapping[str, BaselineDiff], extra: Mapping[str, object],
                  prices: Mapping[str, Price] | None = None) -> dict:
     """`scores.json`: the report's numbers plus what scores.md leaves out (times, durations, versions)."""
-    suites = {}
-    for name, suite in sorted(results.suites.items()):
-        outcomes = suite.outcomes(results.min_passes)
-        diff = diffs[name]
-        timed = [r.latency_s for r in suite.records if r.error_kind != "harness"]
-        ttfts = [r.ttft_s for r in suite.records if r.ttft_s is not None]
-        means = [o.mean for o in outcomes.values()]
-        suites[name] = {
-            "info": asdict(suite.info),
-            "threshold": results.threshold_of(suite),
-            "tasks": len(outcomes),
-            "passed": sum(o.passed for o in outcomes.values()),
-            "mean_score": round(sum(means) / len(means), 6) if means else None,
-            "latency_s": {"p50": percentile(timed, 50), "p95": percentile(timed, 95),
-                          "measures": "replay time" if suite.info.mode == "replay" else "model round trips"} if timed else None,
-            "usage": usage_summary(suite.info, suite.records, prices),
-            # Of each rollout's first streamed call: request sent to the first chunk of its answer.
-            "ttft_s": {"p50": percentile(ttfts, 50), "p95": percentile(ttfts, 95), "streamed_cases": len(ttfts),
-                       "measures": "replay time" if suite.info.mode == "replay" else "model time to first token"}
-            if ttfts else None,
-            "gate": {
-                "failed": diff.failed,
-                "summary": diff.summary(),
-                "comparison": diff.verdict.comparison.to_dict() if diff.verdict else None,
-                "baseline": diff.note,
-                "new_suite": diff.new_suite,
-                "regressions": diff.regressions,
-                "improvements": diff.improvements,
-                "new_tasks": list(diff.new_tasks),
-                "missing_tasks": list(diff.missing_tasks),
-                "contaminated_tasks": list(diff.contaminated_tasks),
-                "setting_changes": list(diff.setting_changes),
-            },
-            "cases": [asdict(r) for r in sorted(suite.records, key=lambda r: (r.task_id, r.repeat))],
-        }
+    suites = {name: _suite_metadata(results, suite, diffs[name], prices) for name, suite in sorted(results.suites.items())}
     return {**extra, "threshold": results.threshold, "repeats": results.repeats, "min_passes": results.min_passes,
             "suites": suites}
+
+
+def _suite_metadata(results: RunResults, suite: SuiteResults, diff: BaselineDiff,
+                    prices: Mapping[str, Price] | None) -> dict:
+    """One suite's entry of `scores.json`: its scores, times, usage, gate and every case record."""
+    outcomes = suite.outcomes(results.min_passes)
+    timed = [r.latency_s for r in suite.records if r.error_kind != "harness"]
+    ttfts = [r.ttft_s for r in suite.records if r.ttft_s is not None]
+    means = [o.mean for o in outcomes.values()]
+    return {
+        "info": asdict(suite.info),
+        "threshold": results.threshold_of(suite),
+        "tasks": len(outcomes),
+        "passed": sum(o.passed for o in outcomes.values()),
+        "mean_score": round(sum(means) / len(means), 6) if means else None,
+        "latency_s": {"p50": percentile(timed, 50), "p95": percentile(timed, 95),
+                      "measures": "replay time" if suite.info.mode == "replay" else "model round trips"} if timed else None,
+        "usage": usage_summary(suite.info, suite.records, prices),
+        # Of each rollout's first streamed call: request sent to the first chunk of its answer.
+        "ttft_s": {"p50": percentile(ttfts, 50), "p95": percentile(ttfts, 95), "streamed_cases": len(ttfts),
+                   "measures": "replay time" if suite.info.mode == "replay" else "model time to first token"}
+        if ttfts else None,
+        "gate": _gate_metadata(diff),
+        "cases": [asdict(r) for r in sorted(suite.records, key=lambda r: (r.task_id, r.repeat))],
+    }
+
+
+def _gate_metadata(diff: BaselineDiff) -> dict:
+    return {
+        "failed": diff.failed,
+        "summary": diff.summary(),
+        "comparison": diff.verdict.comparison.to_dict() if diff.verdict else None,
+        "baseline": diff.note,
+        "new_suite": diff.new_suite,
+        "regressions": diff.regressions,
+        "improvements": diff.improvements,
+        "new_tasks": list(diff.new_tasks),
+        "missing_tasks": list(diff.missing_tasks),
+        "contaminated_tasks": list(diff.contaminated_tasks),
+        "setting_changes": list(diff.setting_changes),
+    }
 
 
 def write_report(path: Path, text: str, secrets: Sequence[tuple[str, str]]) -> None:

@@ -101,38 +101,50 @@ def merge_results(parts: Sequence[tuple[str, RunResults]]) -> RunResults:
     seen: dict[tuple[str, str, int], str] = {}
     shards: set[int] = set()
     for name, part in parts:
-        for attribute in ("threshold", "repeats", "min_passes"):
-            if getattr(part, attribute) != getattr(first, attribute):
-                raise ResultsError(f"{name}: {attribute} {getattr(part, attribute)!r} differs from {getattr(first, attribute)!r} "
-                                   f"in {first_name}; run every shard with the same options")
-        if part.shard:
-            if first.shard is None or part.shard[1] != first.shard[1]:
-                raise ResultsError(f"{name}: shard {part.shard[0]}/{part.shard[1]} does not match {first_name}; "
-                                   "run every shard with the same --shard count")
-            if part.shard[0] in shards:
-                raise ResultsError(f"{name}: shard {part.shard[0]}/{part.shard[1]} given twice; pass each shard's file once")
-            shards.add(part.shard[0])
+        _check_part(name, part, first_name, first, shards)
         for suite_name, suite in part.suites.items():
-            target = merged.suites.get(suite_name)
-            if target is None:
-                target = merged.suites[suite_name] = SuiteResults(suite.info)
-            elif _comparable(target.info) != _comparable(suite.info):
-                raise ResultsError(f"{name}: suite {suite_name} ran with other settings (prompt, models, threshold or mode) "
-                                   f"than in {first_name}; run every shard from the same commit and options")
-            for record in suite.records:
-                key = (suite_name, record.task_id, record.repeat)
-                if key in seen:
-                    raise ResultsError(f"{name}: task {record.task_id} (repeat {record.repeat}) also ran in {seen[key]}; "
-                                       "shards must not overlap, use --shard i/n with one n")
-                seen[key] = name
-                target.records.append(record)
-            target.minimal = target.minimal or list(suite.minimal)
+            _merge_suite(merged, suite_name, suite, name, first_name, seen)
         merged.properties.update(part.properties)
     if first.shard is not None:
         absent = sorted(set(range(1, first.shard[1] + 1)) - shards)
         if absent:
             raise ResultsError(f"shard {absent[0]}/{first.shard[1]} is missing; pass every shard's results file")
     return merged
+
+
+def _check_part(name: str, part: RunResults, first_name: str, first: RunResults, shards: set[int]) -> None:
+    """Refuse a part run with other options than the first, or a shard of another count or given twice;
+    adds its shard number to `shards`."""
+    for attribute in ("threshold", "repeats", "min_passes"):
+        if getattr(part, attribute) != getattr(first, attribute):
+            raise ResultsError(f"{name}: {attribute} {getattr(part, attribute)!r} differs from {getattr(first, attribute)!r} "
+                               f"in {first_name}; run every shard with the same options")
+    if part.shard:
+        if first.shard is None or part.shard[1] != first.shard[1]:
+            raise ResultsError(f"{name}: shard {part.shard[0]}/{part.shard[1]} does not match {first_name}; "
+                               "run every shard with the same --shard count")
+        if part.shard[0] in shards:
+            raise ResultsError(f"{name}: shard {part.shard[0]}/{part.shard[1]} given twice; pass each shard's file once")
+        shards.add(part.shard[0])
+
+
+def _merge_suite(merged: RunResults, suite_name: str, suite: SuiteResults, name: str, first_name: str,
+                 seen: dict[tuple[str, str, int], str]) -> None:
+    """Add one part's records of a suite to `merged`; refuses other settings or a case that already ran."""
+    target = merged.suites.get(suite_name)
+    if target is None:
+        target = merged.suites[suite_name] = SuiteResults(suite.info)
+    elif _comparable(target.info) != _comparable(suite.info):
+        raise ResultsError(f"{name}: suite {suite_name} ran with other settings (prompt, models, threshold or mode) "
+                           f"than in {first_name}; run every shard from the same commit and options")
+    for record in suite.records:
+        key = (suite_name, record.task_id, record.repeat)
+        if key in seen:
+            raise ResultsError(f"{name}: task {record.task_id} (repeat {record.repeat}) also ran in {seen[key]}; "
+                               "shards must not overlap, use --shard i/n with one n")
+        seen[key] = name
+        target.records.append(record)
+    target.minimal = target.minimal or list(suite.minimal)
 
 
 def _comparable(info: RunInfo) -> RunInfo:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from replaygate.results.baseline import load_baseline
-from replaygate.core.config import load_config
+from replaygate.core.config import EvalConfig, load_config
 from replaygate.core.errors import InputError, OneLineParser, check_file_destination, check_folder
 from replaygate.results.gate import (DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, check_given_baseline, gate_settings,
                                      missing_baseline_note, older_format_note)
@@ -57,26 +57,13 @@ def versions() -> dict[str, str]:
 
 
 def merge(argv: Sequence[str]) -> int:
-    parser = OneLineParser(prog="python -m replaygate.results.shards merge",
-                                     description="Merge shards' --results-json files into one report and one gate verdict.")
-    parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--baseline", type=Path, help="baseline the gate compares with (default: [tool.replaygate] baseline)")
-    parser.add_argument("--baseline-optional", action="store_true",
-                        help="a missing --baseline file passes the gate with nothing to compare (a first PR) instead of an error")
-    parser.add_argument("--reports", type=Path, help="where scores.md, scores.json and index.html go (default: [tool.replaygate] reports)")
-    parser.add_argument("--max-regression", type=float, default=DEFAULT_MAX_REGRESSION)
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
-    args = parser.parse_args(argv)
+    args = _merge_parser().parse_args(argv)
     try:
         gate = gate_settings(args.max_regression, args.alpha)
         if args.baseline is not None:
             check_given_baseline(args.baseline, args.baseline_optional)
         config = load_config(Path("pyproject.toml"))
-        reports = args.reports or config.resolve(Path.cwd(), config.reports)
-        source = "--reports" if args.reports else "the reports setting (or --reports)"
-        check_folder(reports, "reports", source)
-        for name in ("scores.md", "scores.json", PAGE_NAME):
-            check_file_destination(reports / name, "report", source)
+        reports = _reports_folder(args.reports, config)
         results = merge_results([(str(path), read_results(path)) for path in args.files])
         baseline_path = args.baseline or config.resolve(Path.cwd(), config.baseline)
         baseline = load_baseline(baseline_path)
@@ -96,6 +83,29 @@ def merge(argv: Sequence[str]) -> int:
     if older_format_note(baseline):
         print(f"evals: {older_format_note(baseline)}")
     return 1 if any(diff.failed for diff in diffs.values()) else 0
+
+
+def _merge_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m replaygate.results.shards merge",
+                           description="Merge shards' --results-json files into one report and one gate verdict.")
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--baseline", type=Path, help="baseline the gate compares with (default: [tool.replaygate] baseline)")
+    parser.add_argument("--baseline-optional", action="store_true",
+                        help="a missing --baseline file passes the gate with nothing to compare (a first PR) instead of an error")
+    parser.add_argument("--reports", type=Path, help="where scores.md, scores.json and index.html go (default: [tool.replaygate] reports)")
+    parser.add_argument("--max-regression", type=float, default=DEFAULT_MAX_REGRESSION)
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
+    return parser
+
+
+def _reports_folder(given: Path | None, config: EvalConfig) -> Path:
+    """The folder the merged reports go to, refused at once if it or a report in it cannot be written."""
+    reports = given or config.resolve(Path.cwd(), config.reports)
+    source = "--reports" if given else "the reports setting (or --reports)"
+    check_folder(reports, "reports", source)
+    for name in ("scores.md", "scores.json", PAGE_NAME):
+        check_file_destination(reports / name, "report", source)
+    return reports
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -243,27 +243,12 @@ class Evaluation:
 
         from replaygate.cassettes.cassette import CassetteLibrary, OfflineTransport
         from replaygate.cassettes.secrets import secrets_from_env
-        from replaygate.llm.breaker import Breaker, BreakerTransport
-        from replaygate.llm.metering import MeteredTransport
-        from replaygate.llm.throttle import AdaptiveLimit, ThrottledTransport
         from replaygate.llm.trace import TracingTransport
 
         config = self.config
         inner = self.backend.transport(config.concurrency)
         if inner is not None:
-            self.limit = AdaptiveLimit(ceiling=config.concurrency)
-            if self.breaker is None:
-                self.breaker = Breaker()
-            # The breaker sits inside the throttle (a queued request is refused once its endpoint is dead)
-            # and outside the meter (a refused request, or its HEAD probe, was never an attempt).
-            probe = inner if self.backend.kind in ("openai", "azure") else None
-            breaker = BreakerTransport(MeteredTransport(inner, self.meter), self.breaker, probe, config.connect_timeout_s)
-            inner = ThrottledTransport(breaker, self.limit)
-            if self.backend.kind in ("openai", "azure"):
-                from replaygate.capture.retarget import Retarget
-
-                # Above the breaker, which keys endpoints by URL: a captured request is the backend's from here on.
-                inner = Retarget(inner, self.backend)
+            inner = self._service_transport(inner)
         library = CassetteLibrary(
             config.resolve(self.root, config.cassettes),
             self.record_mode,
@@ -289,6 +274,28 @@ class Evaluation:
         wiring.capture()
         return wiring
 
+    def _service_transport(self, inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        """The backend's transport behind the run's meter, breaker and throttle (and, for a real service, Retarget)."""
+        from replaygate.llm.breaker import Breaker, BreakerTransport
+        from replaygate.llm.metering import MeteredTransport
+        from replaygate.llm.throttle import AdaptiveLimit, ThrottledTransport
+
+        config = self.config
+        self.limit = AdaptiveLimit(ceiling=config.concurrency)
+        if self.breaker is None:
+            self.breaker = Breaker()
+        # The breaker sits inside the throttle (a queued request is refused once its endpoint is dead)
+        # and outside the meter (a refused request, or its HEAD probe, was never an attempt).
+        probe = inner if self.backend.kind in ("openai", "azure") else None
+        breaker = BreakerTransport(MeteredTransport(inner, self.meter), self.breaker, probe, config.connect_timeout_s)
+        inner = ThrottledTransport(breaker, self.limit)
+        if self.backend.kind in ("openai", "azure"):
+            from replaygate.capture.retarget import Retarget
+
+            # Above the breaker, which keys endpoints by URL: a captured request is the backend's from here on.
+            inner = Retarget(inner, self.backend)
+        return inner
+
     async def run_async(
         self,
         tasks: Sequence[Task],
@@ -300,38 +307,13 @@ class Evaluation:
         from replaygate.capture.endpoint import serving
         from replaygate.run.solver import build_solver
         from replaygate.llm.agent import Decoding
-        from replaygate.llm.judge_model import LLMJudge
 
         config = self.config
         loaded = loaded or self.loaded
-        # Only runs on the kept loop share a wiring: any other loop (asyncio.run, an optimizer's) gets its own.
-        kept = self._loop is not None and self._loop.loop is asyncio.get_running_loop()
-        wiring = self._wiring if kept else None
-        if wiring is None:
-            wiring = self.wire()
-            if kept:
-                self._wiring = wiring
+        wiring = self._run_wiring()
         library = wiring.library
-        use_cassettes = self.mode != "live"
-        keys: dict[tuple[str, int], CaseKey] = {}
-
-        def key_of(task: Task, repeat: int) -> CaseKey:
-            return keys.setdefault((task.id, repeat), self.case_key(task, repeat, group))
-
-        def scope(task: Task, repeat: int):
-            return library.case(key_of(task, repeat)) if use_cassettes else nullcontext()
-
-        def finished(result: CaseResult) -> None:
-            key = keys.get((result.task.id, result.repeat))
-            if key is not None and use_cassettes:
-                rollout = result.rollout
-                keep = result.failure is None and rollout is not None and not rollout.infra_failed and (
-                    config.record_errors or not rollout.transport_failed
-                )
-                library.finish(key, keep=keep)
-            if on_result is not None:
-                on_result(result)
-
+        cassettes = CaseCassettes(library, lambda task, repeat: self.case_key(task, repeat, group),
+                                  use=self.mode != "live", record_errors=config.record_errors, on_result=on_result)
         decoding = Decoding(
             model=config.model_for("agent"),
             temperature=config.temperature,
@@ -342,25 +324,75 @@ class Evaluation:
             solver = build_solver(loaded, wiring.agent, wiring.sync_agent, decoding, transport=wiring.transport,
                                   network_guard=config.network_guard, allow_hosts=config.allow_hosts)
             weights = self.weights
-            graders = {name: grader for name, grader in loaded.graders().items() if name in weights}
-            for name, grader in graders.items():
-                if getattr(grader, "needs_model", False):
-                    graders[name] = grader.bind(wiring.judge, config.model_for(JUDGE), seed=config.seed)
-            if self.uses_judge:
-                graders[JUDGE] = LLMJudge(wiring.judge, config.model_for(JUDGE), self.judge_template,
-                                          lambda task, rollout: {}, seed=config.seed)
+            graders = self._graders(loaded, wiring, weights)
             cases = [(task, repeat) for task in tasks for repeat in range(repeats)]
             # The loopback endpoint serves agents configured by URL (prompt.base_url) while the cases run.
             with VENDOR_TRACING_OFF, serving():
-                return await evaluate(cases, solver, graders, weights, config.concurrency, on_result=finished, scope=scope,
-                                      timeout_s=config.case_timeout_s)
+                return await evaluate(cases, solver, graders, weights, config.concurrency, on_result=cassettes.finished,
+                                      scope=cassettes.scope, timeout_s=config.case_timeout_s)
         finally:
             self.simulator_seen = library.simulator_seen
             if wiring is not self._wiring:
                 await wiring.aclose()
 
+    def _run_wiring(self) -> Wiring:
+        """The kept wiring for a run on the kept loop (wired by its first run), else a wiring of the run's own."""
+        # Only runs on the kept loop share a wiring: any other loop (asyncio.run, an optimizer's) gets its own.
+        kept = self._loop is not None and self._loop.loop is asyncio.get_running_loop()
+        wiring = self._wiring if kept else None
+        if wiring is None:
+            wiring = self.wire()
+            if kept:
+                self._wiring = wiring
+        return wiring
+
+    def _graders(self, loaded: LoadedSuite, wiring: Wiring, weights: Mapping[str, float]) -> dict[str, Any]:
+        """The graders that run, by name: the suite's weighted ones (those that call a model bound to the judge's
+        client) and the judge_prompt judge when it is used."""
+        from replaygate.llm.judge_model import LLMJudge
+
+        config = self.config
+        graders = {name: grader for name, grader in loaded.graders().items() if name in weights}
+        for name, grader in graders.items():
+            if getattr(grader, "needs_model", False):
+                graders[name] = grader.bind(wiring.judge, config.model_for(JUDGE), seed=config.seed)
+        if self.uses_judge:
+            graders[JUDGE] = LLMJudge(wiring.judge, config.model_for(JUDGE), self.judge_template,
+                                      lambda task, rollout: {}, seed=config.seed)
+        return graders
+
     def describe(self, rollout: Rollout | None) -> str:
         return self.loaded.describe(rollout) if rollout is not None else ""
+
+
+@dataclass
+class CaseCassettes:
+    """A run's cassette per case: opened as the case starts, and at its end kept only when the case's recording
+    says something reproducible (no failure, no infrastructure fault, no transport fault unless record_errors)."""
+
+    library: CassetteLibrary
+    key_for: Callable[[Task, int], CaseKey]
+    use: bool  # a live run has no cassettes
+    record_errors: bool
+    on_result: Callable[[CaseResult], None] | None
+    keys: dict[tuple[str, int], CaseKey] = field(default_factory=dict)
+
+    def scope(self, task: Task, repeat: int):
+        return self.library.case(self._key(task, repeat)) if self.use else nullcontext()
+
+    def finished(self, result: CaseResult) -> None:
+        key = self.keys.get((result.task.id, result.repeat))
+        if key is not None and self.use:
+            rollout = result.rollout
+            keep = result.failure is None and rollout is not None and not rollout.infra_failed and (
+                self.record_errors or not rollout.transport_failed
+            )
+            self.library.finish(key, keep=keep)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def _key(self, task: Task, repeat: int) -> CaseKey:
+        return self.keys.setdefault((task.id, repeat), self.key_for(task, repeat))
 
 
 class VendorTracingOff:

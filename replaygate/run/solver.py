@@ -13,7 +13,8 @@ import inspect
 import threading
 import time
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from replaygate.core.prompt import Prompt
 from replaygate.core.rollout import Rollout
@@ -40,14 +41,8 @@ def build_solver(loaded, client: openai.AsyncOpenAI, sync_client: Callable[[], o
     `transport` is the run's (tracing, cassettes, backend): each case gets a route over it, so the requests of
     clients its code builds itself are captured as the handed client's are (`replaygate.capture`).
     """
-    # Here, not at the top: `Prompt` is public API a suite imports, and declaring a suite loads no SDK.
-    import openai
-
     from replaygate.capture import patch
-    from replaygate.capture.route import CaseRoute, routing
-    from replaygate.cassettes.cassette import CURRENT_CASE
-    from replaygate.llm.infra import api_failure
-    from replaygate.llm.trace import Trace, tracing
+    from replaygate.llm.trace import Trace
 
     user = loaded.suite.solver
     run_async = is_async(user)
@@ -57,51 +52,82 @@ def build_solver(loaded, client: openai.AsyncOpenAI, sync_client: Callable[[], o
         value = loaded.inputs[task.id]
         patch.follow_imports()
         trace = Trace()
-        route = None if transport is None else CaseRoute(
-            CURRENT_CASE.get(), trace, transport, asyncio.get_running_loop(),
-            name=task.id if not repeat else f"{task.id} (repeat {repeat})", guard=network_guard, allow_hosts=allowed)
-        prompt = Prompt(
-            messages=loaded.prompt.render(loaded.suite.placeholder_values(value)),
-            model=decoding.model,
-            temperature=decoding.temperature,
-            seed=decoding.seed + repeat,
-            max_turns=decoding.max_turns,
-            version=loaded.prompt.version,
-            base_url=route.base_url if route is not None else "",
-        )
+        route = None if transport is None else case_route(task, repeat, trace, transport, network_guard, allowed)
+        prompt = case_prompt(loaded, value, decoding, repeat, route)
         rollout = Rollout(task_id=task.id, repeat=repeat, messages=list(prompt.messages))
         started = time.perf_counter()
-        try:
-            with tracing(trace), (routing(route) if route is not None else nullcontext()):
-                try:
-                    answer = await call_solver(user, run_async, value, client, sync_client, prompt)
-                except Exception:
-                    seen = harness_failure(route)
-                    if seen is not None:
-                        raise seen from None  # what the solver made of a refused connection is moot
-                    raise
-        except openai.APIError as exc:
-            if trace.double_failure is not None:
-                # The suite's own double raised: the SDK saw a 500, but the bug is the user's, with their frame.
-                raise trace.double_failure from None
-            # The sync client comes from the same backend and role: the async one finds the hint.
-            rollout.fail(*api_failure(exc, client))
-            answer = None
+        answer = await traced_answer(partial(call_solver, user, run_async, value, client, sync_client, prompt),
+                                     trace, route, client, rollout)
         seen = harness_failure(route)
         if seen is not None:
             # Not scored, never recorded: a case whose code reached past the harness says nothing reproducible.
             raise seen
         calls = max(route.calls if route is not None else 0, sum(1 for is_request, _ in trace.wire if is_request))
-        if isinstance(answer, Rollout):
-            # The solver ran its own loop and kept its own trace (the room agent does).
-            answer.task_id, answer.repeat, answer.model_calls = task.id, repeat, calls
-            return answer
-        rollout.model_calls, rollout.latency_s, rollout.answer = calls, time.perf_counter() - started, answer
-        rollout.usage, rollout.ttft_s, rollout.tool_calls = trace.usage, trace.ttft_s, list(trace.tool_calls)
-        rollout.final_text = answer if isinstance(answer, str) else trace.final_text
-        return rollout
+        return case_rollout(rollout, answer, trace, calls, time.perf_counter() - started)
 
     return solve
+
+
+def case_route(task: Task, repeat: int, trace: Any, transport: httpx2.AsyncBaseTransport, guard: bool,
+               allow_hosts: tuple[str, ...]) -> Any:
+    """The route a case's requests take over the run's transport, named as its reports name the case."""
+    from replaygate.capture.route import CaseRoute
+    from replaygate.cassettes.cassette import CURRENT_CASE
+
+    return CaseRoute(CURRENT_CASE.get(), trace, transport, asyncio.get_running_loop(),
+                     name=task.id if not repeat else f"{task.id} (repeat {repeat})", guard=guard, allow_hosts=allow_hosts)
+
+
+def case_prompt(loaded: Any, value: Any, decoding: Decoding, repeat: int, route: Any) -> Prompt:
+    """What the author's solver is handed: the suite's prompt rendered for this input, with the run's decoding."""
+    return Prompt(
+        messages=loaded.prompt.render(loaded.suite.placeholder_values(value)),
+        model=decoding.model,
+        temperature=decoding.temperature,
+        seed=decoding.seed + repeat,
+        max_turns=decoding.max_turns,
+        version=loaded.prompt.version,
+        base_url=route.base_url if route is not None else "",
+    )
+
+
+async def traced_answer(call: Callable[[], Awaitable[Any]], trace: Any, route: Any, client: Any, rollout: Rollout) -> Any:
+    """The solver's answer, awaited with the case's trace and route current; None, with `rollout` failed, when
+    the service failed the solver's request (an openai.APIError it let through)."""
+    import openai
+
+    from replaygate.capture.route import routing
+    from replaygate.llm.infra import api_failure
+    from replaygate.llm.trace import tracing
+
+    try:
+        with tracing(trace), (routing(route) if route is not None else nullcontext()):
+            try:
+                return await call()
+            except Exception:
+                seen = harness_failure(route)
+                if seen is not None:
+                    raise seen from None  # what the solver made of a refused connection is moot
+                raise
+    except openai.APIError as exc:
+        if trace.double_failure is not None:
+            # The suite's own double raised: the SDK saw a 500, but the bug is the user's, with their frame.
+            raise trace.double_failure from None
+        # The sync client comes from the same backend and role: the async one finds the hint.
+        rollout.fail(*api_failure(exc, client))
+        return None
+
+
+def case_rollout(rollout: Rollout, answer: Any, trace: Any, calls: int, latency_s: float) -> Rollout:
+    """The case's Rollout: the one the solver returned, else `rollout` filled from the answer and the trace."""
+    if isinstance(answer, Rollout):
+        # The solver ran its own loop and kept its own trace (the room agent does).
+        answer.task_id, answer.repeat, answer.model_calls = rollout.task_id, rollout.repeat, calls
+        return answer
+    rollout.model_calls, rollout.latency_s, rollout.answer = calls, latency_s, answer
+    rollout.usage, rollout.ttft_s, rollout.tool_calls = trace.usage, trace.ttft_s, list(trace.tool_calls)
+    rollout.final_text = answer if isinstance(answer, str) else trace.final_text
+    return rollout
 
 
 async def call_solver(user: Callable[..., Any], run_async: bool, value: Any, client: Any,
