@@ -764,8 +764,7 @@ from replaygate.plugin.cases import STATE
 def pytest_collection_finish(session):
     state = session.config.stash[STATE]
     Path("prompts/weak.md").write_text(Path("prompts/strong.md").read_text())
-    state.switch_to_recording(state.backend, "all")
-    state.update_baseline = True
+    state.switch_to_recording(state.backend, "all", update_baseline=True)
 ''')
     result = project.run("--llm=sim")
     baseline = json.loads((project.path / "out" / "baseline.json").read_text(encoding="utf-8"))["suites"]["room_selector"]

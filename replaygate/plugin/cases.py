@@ -27,7 +27,7 @@ from replaygate.results.gate import DEFAULT_ALPHA, DEFAULT_MAX_REGRESSION, missi
 from replaygate.results.record import record_case
 from replaygate.cassettes.secrets import secrets_from_env
 from replaygate.core.task import Task
-from replaygate.plugin.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, RecordCollector, suite_of
+from replaygate.plugin.session import AdHocRunner, CaseBelowThreshold, CaseOutcome, EvalSession, suite_of
 
 __all__ = ["CaseBelowThreshold"]  # suite tests that check results themselves raise it
 
@@ -75,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "eval_property: a property test of the agent over generated cases; its pass state is kept in the baseline",
     )
     state = config.stash[STATE] = EvalSession(config)
-    config.pluginmanager.register(RecordCollector(state), "evals-record-collector")
+    config.pluginmanager.register(state.collected, "evals-record-collector")
     config.pluginmanager.register(StopOnCollectionError(config), "evals-stop-on-collection-error")
 
 
@@ -97,9 +97,9 @@ class StopOnCollectionError:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[STATE]
     line = f"evals: {state.backend.label}, record mode {state.record_mode}"
-    if state.config.model_named("agent"):
+    if state.settings.config.model_named("agent"):
         # Unnamed, each suite's model is its double's own name or the one its recordings name (see its report).
-        line += f", agent model {state.config.model_for('agent')}"
+        line += f", agent model {state.settings.config.model_for('agent')}"
     if state.backend.is_simulator and config.getoption("llm") in (None, "auto"):
         line += "  [no credentials found: using each suite's offline test double, not a real model]"
     return [line]
@@ -131,7 +131,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{where}: @{spec.suite.name}.properties marks a test that takes no eval_property, so its examples would "
             "never run; add the eval_property argument and call eval_property.check()")
     if spec is not None:
-        metafunc.config.stash[STATE].declared.setdefault(spec.suite.name, (spec.suite, metafunc.module.__file__))
+        metafunc.config.stash[STATE].declare(spec.suite, metafunc.module.__file__)
     if "eval_case" not in metafunc.fixturenames:
         marked = getattr(metafunc.function, CASES_ATTRIBUTE, None)
         if marked is not None:
@@ -146,7 +146,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{where}: uses eval_case but names no suite; "
             "decorate it with @<your suite>.cases")
     state = metafunc.config.stash[STATE]
-    first = state.declared.setdefault(suite.name, (suite, metafunc.module.__file__))
+    first = state.declare(suite, metafunc.module.__file__)
     if first[0] is not suite and first[1] != metafunc.module.__file__:
         # Two suites under one name would share cassettes, baseline entries and answers.
         raise pytest.Collector.CollectError(
@@ -164,11 +164,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if hasattr(getattr(item, "function", None), PROPERTIES_ATTRIBUTE):
             item.add_marker(pytest.mark.eval_property)  # its pass state goes to the baseline, its failure to the report
-    if state.shard is not None:
+    if state.settings.shard is not None:
         from replaygate.results.shards import in_shard
 
-        kept = [item for item in items if in_shard(item.nodeid, state.shard)]
-        config.hook.pytest_deselected(items=[item for item in items if not in_shard(item.nodeid, state.shard)])
+        kept = [item for item in items if in_shard(item.nodeid, state.settings.shard)]
+        config.hook.pytest_deselected(items=[item for item in items if not in_shard(item.nodeid, state.settings.shard)])
         items[:] = kept
     if state.baseline is None:
         return
@@ -221,11 +221,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         state: EvalSession = item.config.stash[STATE]
         report.user_properties.append(("eval_property", item.nodeid))
         # How many examples ran and the harness's seconds for them (the rest of the test is Hypothesis's).
-        report.user_properties += [("eval_examples", state.adhoc_runs), ("eval_examples_s", round(state.adhoc_seconds, 4))]
-        state.adhoc_runs, state.adhoc_seconds = 0, 0.0
-        if state.pending_minimal is not None:
-            suite_name, result = state.pending_minimal
-            state.pending_minimal = None
+        examples, seconds = state.running.take_examples()
+        report.user_properties += [("eval_examples", examples), ("eval_examples_s", round(seconds, 4))]
+        minimal = state.running.take_minimal()
+        if minimal is not None:
+            suite_name, result = minimal
             evaluation = state.evaluations[suite_name]
             record = record_case(result, state.threshold_for(evaluation.suite), evaluation.describe, with_input=True)
             report.user_properties += [("eval_suite", suite_name), ("eval_minimal", record.to_json()),
@@ -275,7 +275,7 @@ def eval_case(request: pytest.FixtureRequest) -> CaseOutcome:
     if contaminated:
         props.append(("eval_contaminated", contaminated))  # JUnit XML says why this case is no test
     return CaseOutcome(results, threshold, request.node.nodeid, evaluation.describe, state.rerun_options(),
-                       state.min_passes)
+                       state.settings.min_passes)
 
 
 @pytest.fixture(scope="session")
@@ -307,7 +307,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.changes.commit()  # all this session staged (--optimize's prompt too) switches in together
     except KeyboardInterrupt:
         session.exitstatus = pytest.ExitCode.INTERRUPTED
-        state.interrupted_at_end = True
+        state.note_interrupted_at_end()
     finally:
         state.changes.discard()  # what an error or Ctrl-C left uncommitted is dropped; a no-op once committed
 
@@ -315,26 +315,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def finish_session(session: pytest.Session, state: EvalSession, exitstatus: int) -> None:
     """Stage the session's baseline, reports and cassette deletions in `state.changes`."""
     results = state.run_results()
-    secrets = secrets_from_env(state.config.secret_env, state.environ)
-    if not (results.suites or results.properties or state.results_json or state.cassette_use):
+    secrets = secrets_from_env(state.settings.config.secret_env, state.settings.environ)
+    if not (results.suites or results.properties or state.settings.results_json or state.collected.cassette_use):
         return  # nothing ran (--collect-only, say): no report, and none of its writers loaded
     # The report writers load here, at the end: collecting and running cases never needs them.
     from replaygate.results.publish import compare_run
     from replaygate.results.report import write_report
 
-    if state.results_json:
-        write_report(Path(state.results_json), results.to_json(), secrets)
+    if state.settings.results_json:
+        write_report(Path(state.settings.results_json), results.to_json(), secrets)
     gate_baseline = state.gate_baseline
     session.config.stash[BASELINE_NOTE] = older_format_note(gate_baseline)
     # An interrupted run has seen only part of the suite: it never becomes the baseline.
-    accepted = state.update_baseline and exitstatus != pytest.ExitCode.INTERRUPTED and bool(results.suites or results.properties)
+    accepted = state.settings.update_baseline and exitstatus != pytest.ExitCode.INTERRUPTED and bool(results.suites or results.properties)
     if accepted:
         gate_baseline = _accept_run(session, state, results, secrets, gate_baseline)
     stopped = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldfail or session.shouldstop)
     state.settle_unused_cassettes(stopped)
     if not results.suites:
         return
-    state.diffs = compare_run(results, gate_baseline, state.gate, missing_baseline_note(state.gate_baseline_path))
+    state.note_diffs(compare_run(results, gate_baseline, state.settings.gate, missing_baseline_note(state.settings.gate_baseline_path)))
     _publish_reports(session, state, results, secrets)
     _settle_exit_status(session, state, results, accepted)
 
@@ -343,11 +343,11 @@ def _accept_run(session: pytest.Session, state: EvalSession, results, secrets, g
     """Stage this run as the baseline (--update-baseline); returns the baseline the report then compares with."""
     from replaygate.results.publish import compare_run
 
-    state.previous_diffs = compare_run(results, gate_baseline, state.gate)
-    write_baseline(state.baseline_path, accepted_baseline(state.baseline, results), secrets, state.changes)
-    if state.gate_baseline_path == state.baseline_path:
+    state.note_previous_diffs(compare_run(results, gate_baseline, state.settings.gate))
+    write_baseline(state.settings.baseline_path, accepted_baseline(state.baseline, results), secrets, state.changes)
+    if state.settings.gate_baseline_path == state.settings.baseline_path:
         # The report then reads as the next plain run's will: against the baseline just written.
-        gate_baseline = replace(load_baseline(state.changes.current(state.baseline_path)), path=state.baseline_path)
+        gate_baseline = replace(load_baseline(state.changes.current(state.settings.baseline_path)), path=state.settings.baseline_path)
         session.config.stash[BASELINE_NOTE] = older_format_note(gate_baseline)
     return gate_baseline
 
@@ -358,15 +358,15 @@ def _publish_reports(session: pytest.Session, state: EvalSession, results, secre
     from replaygate.results.publish import publish
     from replaygate.results.shards import versions
 
-    reports = state.config.resolve(state.root, state.config.reports)
+    reports = state.settings.config.resolve(state.settings.root, state.settings.config.reports)
     # A shard's report is partial: GitHub's job summary gets the merged one.
-    summary = None if state.shard else state.environ.get("GITHUB_STEP_SUMMARY")
+    summary = None if state.settings.shard else state.settings.environ.get("GITHUB_STEP_SUMMARY")
     publish(results, state.diffs, reports, secrets, summary, {
-        "generated_at": datetime.fromtimestamp(state.started, timezone.utc).isoformat(timespec="seconds"),
-        "duration_s": round(time.time() - state.started, 3),
+        "generated_at": datetime.fromtimestamp(state.settings.started, timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - state.settings.started, 3),
         "versions": versions(),
         "command": ["pytest", *session.config.invocation_params.args],
-    }, changes=state.changes, page=page_sources(state.root, state.config, state.changes.read_text))
+    }, changes=state.changes, page=page_sources(state.settings.root, state.settings.config, state.changes.read_text))
 
 
 def _settle_exit_status(session: pytest.Session, state: EvalSession, results, accepted: bool) -> None:
@@ -376,7 +376,7 @@ def _settle_exit_status(session: pytest.Session, state: EvalSession, results, ac
     # A case no model answered is an error, whatever the gate or a test that never checked it says.
     if unanswered(results) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    elif accepted and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not state.hard_failures:
+    elif accepted and session.exitstatus == pytest.ExitCode.TESTS_FAILED and not state.collected.hard_failures:
         # Every failure was a score below threshold, now a known failure of the baseline just written: accepted.
         session.exitstatus = pytest.ExitCode.OK
 
@@ -414,8 +414,8 @@ def _write_suite_summary(terminalreporter, state: EvalSession, results, name: st
     repeats = f" × {results.repeats} repeats" if results.repeats > 1 else ""
     terminalreporter.write_line(
         f"evals {name}: {_cases(len(outcomes))}{repeats} ({suite.info.mode}), {passed} passed, mean score {mean:.3f} -> "
-        f"{Path(state.config.reports) / 'scores.md'}"
-        + ("; baseline updated" if state.update_baseline else "")
+        f"{Path(state.settings.config.reports) / 'scores.md'}"
+        + ("; baseline updated" if state.settings.update_baseline else "")
     )
     contaminated = sorted({r.task_id for r in suite.records if r.contaminated})
     if contaminated:
@@ -424,7 +424,7 @@ def _write_suite_summary(terminalreporter, state: EvalSession, results, name: st
             f"the gate ({', '.join(contaminated[:5])}{', …' if len(contaminated) > 5 else ''})", yellow=True)
     silent = without_model_calls(suite)
     if silent:
-        kept_out = "; not accepted into the baseline" if state.update_baseline else ""
+        kept_out = "; not accepted into the baseline" if state.settings.update_baseline else ""
         terminalreporter.write_line(
             f"evals {name}: {_cases(len(silent))} made no model call through the harness "
             f"({', '.join(silent[:5])}{', …' if len(silent) > 5 else ''}): if the agent calls a model, its requests "
@@ -440,7 +440,7 @@ def _write_suite_summary(terminalreporter, state: EvalSession, results, name: st
 def _write_gate_line(terminalreporter, state: EvalSession, name: str, suite, diff) -> None:
     """The suite's gate verdict, or why there is none (not enforced, or every case errored)."""
     if not gate_enforced(state):
-        why = "a shard: the merge of all shards runs the gate" if state.shard else "--update-baseline accepts this run"
+        why = "a shard: the merge of all shards runs the gate" if state.settings.shard else "--update-baseline accepts this run"
         terminalreporter.write_line(f"evals {name}: gate not enforced ({why})")
         return
     # Errors have no score: no model answered (infra), or the case stopped first (a cassette miss, a timeout).
@@ -466,7 +466,7 @@ def _cases(count: int) -> str:
 
 
 def gate_enforced(state: EvalSession) -> bool:
-    return state.shard is None and not state.update_baseline
+    return state.settings.shard is None and not state.settings.update_baseline
 
 
 def accepted_baseline(old, results) -> dict:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from replaygate.llm.backend import resolve_backend
 from replaygate.core.changeset import checkpoint
 from replaygate.core.errors import InputError
 from replaygate.optimize.settings import STRATEGIES, load_settings
@@ -51,12 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _settings(config: pytest.Config, state):
-    raw = dict(state.config.optimize)
+    raw = dict(state.settings.config.optimize)
     raw["strategy"] = config.getoption("optimize")
     for option, key in (("optimize_budget", "budget"), ("optimize_seed", "seed")):
         if config.getoption(option) is not None:
             raw[key] = config.getoption(option)
-    return load_settings(raw, str(state.root / "pyproject.toml"))
+    return load_settings(raw, str(state.settings.pyproject))
 
 
 def _suites(items: list[pytest.Item]) -> list:
@@ -103,14 +102,9 @@ def _settings_and_backend(config: pytest.Config, state):
     """The search's settings and the live backend it runs against; bad input is a usage error."""
     try:
         settings = _settings(config, state)
-        backend = resolve_backend(config.getoption("llm") or "auto", True, state.environ, {
-            "agent": state.config.azure.agent_deployment,
-            "judge": state.config.azure.judge_deployment,
-            "optimizer": state.config.azure.optimizer_deployment,
-        })
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return settings, backend
+    return settings, state.backend_for_optimizing()
 
 
 def _optimize_suites(config: pytest.Config, state, suites: list, settings, backend, say) -> None:
@@ -121,7 +115,7 @@ def _optimize_suites(config: pytest.Config, state, suites: list, settings, backe
         say(f"optimize {settings.strategy} {suite.name}: budget {settings.budget} rollouts, seed {settings.seed}, "
             f"via {backend.label}")
         try:
-            run = optimize(suite, state.suite_config(suite), state.root, backend, settings, state.environ,
+            run = optimize(suite, state.suite_config(suite), state.settings.root, backend, settings, state.settings.environ,
                            progress=lambda line, name=suite.name: say(f"optimize {name}: {line}"), changes=state.changes)
         except (InputError, ValueError) as exc:
             if len(suites) == 1:
@@ -135,8 +129,7 @@ def _optimize_suites(config: pytest.Config, state, suites: list, settings, backe
 def _rerecord_under_new_prompt(config: pytest.Config, state, items: list[pytest.Item], backend) -> None:
     """The prompt changed: record its cassettes and make its scores the new baseline (--snapshot-update),
     all staged beside the new prompt until the session ends."""
-    state.switch_to_recording(backend, "all", staged=True)
-    state.update_baseline = True
+    state.switch_to_recording(backend, "all", staged=True, update_baseline=True)
     config.stash[RERECORDING] = True
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
@@ -181,7 +174,7 @@ def _unrecorded(state) -> list[str]:
     missing = []
     for name, by_task in state.results.items():
         evaluation = state.evaluations[name]
-        folder = evaluation.config.resolve(state.root, evaluation.config.cassettes)
+        folder = evaluation.config.resolve(state.settings.root, evaluation.config.cassettes)
         for results in by_task.values():
             for result in results:
                 staged = folder / evaluation.case_key(result.task, result.repeat).relpath

@@ -9,21 +9,22 @@ import gc
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from replaygate.llm.backend import resolve_backend
 from replaygate.results.baseline import load_baseline
 from replaygate.cassettes.cassette import CaseKey, CassetteMiss, FolderUse
 from replaygate.core.changeset import Changeset, recover
 from replaygate.core.config import EvalConfig, load_config, read_table
+from replaygate.results.session_settings import read_session_settings, session_backend
 from replaygate.core.errors import CaseError, InputError, check_file_destination, check_folder, raised_at, shown_path
 from replaygate.cassettes.secrets import secrets_from_env
 from replaygate.run.evaluation import Evaluation, RunInfo
 from replaygate.core.prompt import PromptTemplate
 from replaygate.core.suite import CASES_ATTRIBUTE, Suite, SuiteSetup
-from replaygate.results.gate import BaselineDiff, check_given_baseline, gate_settings, task_leaks
+from replaygate.results.gate import BaselineDiff, task_leaks
 from replaygate.results.record import CaseRecord
 from replaygate.results.results import RunResults, SuiteResults
 from replaygate.run.runner import CaseResult
@@ -89,145 +90,90 @@ class EvalSession:
 
     def __init__(self, config: pytest.Config):
         self.pytest_config = config
-        self.root = Path(config.rootpath)
-        overrides: dict[str, object] = {}
-        for item in config.getoption("eval_set") or []:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise pytest.UsageError(f"--set {item}: expected KEY=VALUE, e.g. --set models.agent=gpt-4.1-mini")
-            overrides[key.strip()] = value
-        for flag, option in (("--concurrency", "eval_concurrency"), ("--max-turns", "eval_max_turns")):
-            value = config.getoption(option)
-            if value is not None and value < 1:
-                raise pytest.UsageError(f"{flag} {value}: must be 1 or more; pass a positive whole number")
-        sources: dict[str, str] = {}  # how each override from an option of its own was typed, for messages
-        for option, key in (("eval_tasks", "tasks"), ("eval_prompt", "prompt"), ("eval_concurrency", "concurrency"), ("eval_max_turns", "max_turns")):
-            value = config.getoption(option)
-            if value is not None:
-                overrides[key] = value
-                sources[key] = f"--{key.replace('_', '-')} {value}"
-        self.record_mode = config.getoption("eval_record_mode")
-        self.update_baseline: bool = bool(config.getoption("update_baseline"))
-        self.repeats: int = config.getoption("eval_repeat")
-        self.min_passes: int | None = config.getoption("eval_min_passes")
-        if self.repeats < 1:
-            raise pytest.UsageError(f"--repeat {self.repeats}: must be 1 or more; pass how many times to run each case")
-        if self.min_passes is not None and not 1 <= self.min_passes <= self.repeats:
-            raise pytest.UsageError(f"--min-passes {self.min_passes}: must be between 1 and --repeat ({self.repeats})")
-        try:
-            self.gate = gate_settings(config.getoption("eval_max_regression"), config.getoption("eval_alpha"))
-            self.shard = None
-            if config.getoption("eval_shard"):
-                from replaygate.results.shards import parse_shard  # shards load the report writer: only when sharding
-
-                self.shard = parse_shard(config.getoption("eval_shard"))
-        except InputError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        self.threshold = pass_threshold(config)
-        self.results_json: str | None = config.getoption("eval_results_json")
-        self.started = time.time()
+        worker = hasattr(config, "workerinput")
         # Before anything is read: finish the switch an interrupted session committed, or drop what it only staged.
-        self.recovered: list[str] = [] if hasattr(config, "workerinput") else recover(self.root)
-        # What this session writes, switched in together at its end (only the controller writes under xdist).
-        self.changes = Changeset(self.root)
-        self.cassettes_staged = False  # set while a re-record must not touch the committed cassettes
-        self.cassette_use: dict[str, FolderUse] = {}  # gathered from test reports, by committed folder
-        self._suite_use: set[str] = set()  # suites whose cassette use this process has reported
-        self._group_use: dict[str, set[str]] = {}  # the running test's groups: folder -> cassettes it ran
-        self.unused: dict[Path, list[Path]] = {}  # listed at the end of a run that does not re-record
-        self.deleted: dict[Path, list[Path]] = {}  # deleted by a complete re-record
-        self.interrupted_at_end = False  # Ctrl-C while the session's files were staged or switched in
-        self.environ = dict(os.environ)
+        self.recovered: list[str] = [] if worker else recover(Path(config.rootpath))
         try:
-            self.pyproject = self.root / "pyproject.toml"
-            self.overrides, self.override_sources = overrides, sources
-            # The project's shared settings (cassettes, reports, baseline); each suite layers its own on top.
-            self.config = load_config(self.pyproject, overrides, sources=sources)
-            self.backend = resolve_backend(
-                config.getoption("llm"),
-                self.record_mode != "none",
-                self.environ,
-                {"agent": self.config.azure.agent_deployment, "judge": self.config.azure.judge_deployment},
-            )
-            self.baseline_path = self.config.resolve(self.root, self.config.baseline)
-            self.baseline = load_baseline(self.baseline_path)
+            self.settings = read_session_settings(*settings_inputs(config), os.environ)
+            self.backend = session_backend(self.settings, self.settings.record_mode != "none")
+            self.baseline = load_baseline(self.settings.baseline_path)
             # The gate may compare with another baseline (the base branch's, in a PR); known failures stay the committed ones.
-            given = config.getoption("eval_baseline")
-            if given is not None:
-                check_given_baseline(Path(given), bool(config.getoption("eval_baseline_optional")))
-            self.gate_baseline_path = Path(given) if given else self.baseline_path
-            self.gate_baseline = load_baseline(self.gate_baseline_path, "--baseline") if given else self.baseline
-            if not hasattr(config, "workerinput"):
+            given = self.settings.gate_baseline_path if self.settings.baseline_given else None
+            self.gate_baseline = load_baseline(given, "--baseline") if given else self.baseline
+            if not worker:
                 self.check_session_destinations()
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
+        self.record_mode = self.settings.record_mode  # what runs now; --optimize switches to recording
+        self.cassettes_staged = False  # set while a re-record must not touch the committed cassettes
+        self.collected = RecordCollector()  # what the report is built from, gathered from test reports
+        # What this session writes, switched in together at its end (only the controller writes under xdist).
+        self.changes = Changeset(self.settings.root)
+        self.running = RunningTest()
         self.evaluations: dict[str, Evaluation] = {}
         self.declared: dict[str, tuple[Suite, str]] = {}  # suite name -> the first suite and test module using it
-        self.hard_failures = 0  # failed tests that were not a case scoring below its threshold (RecordCollector)
         self.results: dict[str, dict[str, list[CaseResult]]] = {}  # this process's results, per suite and task
-        # A failing example noted by the running property test, attached to its report.
-        self.pending_minimal: tuple[str, CaseResult] | None = None
-        # The running test's ad-hoc runs (generated examples) and the seconds they took, for its report.
-        self.adhoc_runs, self.adhoc_seconds = 0, 0.0
         self._settled = False  # see `settle`
-        # What the report is built from, gathered from test reports (so xdist workers' too).
-        self.records: dict[str, dict[tuple[str, int], CaseRecord]] = {}
-        self.infos: dict[str, RunInfo] = {}
-        self.minimal: dict[str, CaseRecord] = {}
-        self.property_outcomes: dict[str, bool] = {}
+        self._suite_use: set[str] = set()  # suites whose cassette use this process has reported
         self._info_json: dict[str, str] = {}
-        self.diffs: dict[str, BaselineDiff] = {}  # set at session end: the run against the gate's baseline
         self._contamination: dict[str, dict[str, str]] = {}  # per suite: task id -> what its live prompt shows
+        self.unused: dict[Path, list[Path]] = {}  # listed at the end of a run that does not re-record
+        self.deleted: dict[Path, list[Path]] = {}  # deleted by a complete re-record
+        self.diffs: dict[str, BaselineDiff] = {}  # set at session end: the run against the gate's baseline
         self.previous_diffs: dict[str, BaselineDiff] = {}  # with --update-baseline: against the baseline it replaced
+        self.interrupted_at_end = False  # Ctrl-C while the session's files were staged or switched in
 
     def check_session_destinations(self) -> None:
         """The files this session writes whatever runs (--results-json, the baseline it updates) can be written."""
-        if self.results_json:
-            check_file_destination(Path(self.results_json), "results file", "--results-json")
-        if self.update_baseline:
-            given = self.config.given_by("baseline")
-            check_file_destination(self.baseline_path, "baseline", f"the baseline setting{f' ({given})' if given else ''}")
+        if self.settings.results_json:
+            check_file_destination(Path(self.settings.results_json), "results file", "--results-json")
+        if self.settings.update_baseline:
+            given = self.settings.config.given_by("baseline")
+            check_file_destination(self.settings.baseline_path, "baseline", f"the baseline setting{f' ({given})' if given else ''}")
 
     def check_suite_destinations(self, evaluation: Evaluation) -> None:
         """Before a suite's first model call: its reports and (when recording) cassettes can be written where set."""
-        given = self.config.given_by("reports")
+        given = self.settings.config.given_by("reports")
         source = f"the reports setting{f' ({given})' if given else ''}"
-        reports = self.config.resolve(self.root, self.config.reports)
+        reports = self.settings.config.resolve(self.settings.root, self.settings.config.reports)
         check_folder(reports, "reports", source)
         for name in ("scores.md", "scores.json", "index.html"):
             check_file_destination(reports / name, "report", source)
         # --optimize may write back the prompt, re-record the cassettes and write its history and report.
-        optimizing = bool(self.pytest_config.getoption("optimize", None))
+        optimizing = self.settings.optimizing
         if evaluation.mode != "live" or optimizing:
             given = evaluation.config.given_by("cassettes")
             source = f"the cassettes setting{f' ({given})' if given else ''}"
-            cassettes = evaluation.config.resolve(self.root, evaluation.config.cassettes)
+            cassettes = evaluation.config.resolve(self.settings.root, evaluation.config.cassettes)
             check_folder(cassettes, "cassettes", source, writing=self.record_mode != "none" or optimizing)
         if optimizing:
             from replaygate.optimize.settings import load_settings  # only --optimize needs its settings
 
             try:
-                settings = load_settings(evaluation.config.optimize, str(self.pyproject))
+                settings = load_settings(evaluation.config.optimize, str(self.settings.pyproject))
             except InputError:
                 return  # --optimize reports a bad setting of its own, as a usage error
             check_file_destination(evaluation.loaded.prompt.path, "prompt", "the prompt setting (or --prompt)")
-            resolve = lambda value: evaluation.config.resolve(self.root, value)  # noqa: E731
+            resolve = lambda value: evaluation.config.resolve(self.settings.root, value)  # noqa: E731
             check_folder(resolve(settings.history), "prompt history", "the optimize.history setting")
             check_file_destination(resolve(settings.report), "optimization report", "the optimize.report setting")
             check_file_destination(resolve(settings.cache), "optimization cache", "the optimize.cache setting")
 
-    def switch_to_recording(self, backend, record_mode: str, staged: bool = False) -> None:
+    def switch_to_recording(self, backend, record_mode: str, staged: bool = False, update_baseline: bool = False) -> None:
         """Run the next cases against `backend` in `record_mode`, reloading the prompt (it may have been rewritten).
 
         `staged`: record into the session's changeset, so the committed cassettes change only when it is committed.
+        `update_baseline`: the run's scores become the new baseline, as with --update-baseline.
         """
         self.backend, self.record_mode, self.cassettes_staged = backend, record_mode, staged
+        if update_baseline:
+            self.settings = replace(self.settings, update_baseline=True)
         self.close()
         self.evaluations.clear()
         self.results.clear()
         self._info_json.clear()
         self._contamination.clear()
-        self.infos.clear()  # the next records bring the info of the run that made them
+        self.collected.forget_infos()  # the next records bring the info of the run that made them
 
     def settle(self, evaluation: Evaluation) -> None:
         """Once per session, before the first run: load what runs use, then exempt it all from cyclic GC.
@@ -248,14 +194,28 @@ class EvalSession:
 
     def run_results(self) -> RunResults:
         """Everything the report, the gate and a shard's results file are built from."""
-        # A suite whose only test is a property has no case records, but its smallest failing example is reported.
-        names = sorted({name for name, records in self.records.items() if records} | set(self.minimal))
-        suites = {
-            name: SuiteResults(self.infos[name], list(self.records.get(name, {}).values()),
-                               [self.minimal[name]] if name in self.minimal else [])
-            for name in names if name in self.infos
-        }
-        return RunResults(self.threshold, self.repeats, self.min_passes, suites, dict(self.property_outcomes), self.shard)
+        settings = self.settings
+        return RunResults(settings.threshold, settings.repeats, settings.min_passes, self.collected.suite_results(),
+                          dict(self.collected.property_outcomes), settings.shard)
+
+    def backend_for_optimizing(self):
+        """The live backend --optimize searches and re-records with: the same resolution as a plain run's."""
+        try:
+            return session_backend(self.settings, recording=True, optimizer=True)
+        except InputError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def note_diffs(self, diffs: dict[str, BaselineDiff]) -> None:
+        """At session end: the run against the gate's baseline."""
+        self.diffs = diffs
+
+    def note_previous_diffs(self, diffs: dict[str, BaselineDiff]) -> None:
+        """With --update-baseline: the run against the baseline it replaced."""
+        self.previous_diffs = diffs
+
+    def note_interrupted_at_end(self) -> None:
+        """Ctrl-C while the session's files were staged or switched in."""
+        self.interrupted_at_end = True
 
     def rerun_options(self) -> list[str]:
         """This session's options that change what is sent (prompt, tasks, settings), for a re-record command."""
@@ -286,35 +246,38 @@ class EvalSession:
 
     def suite_config(self, suite: Suite) -> EvalConfig:
         """A suite's settings: shared table, its own table, its code, then --set."""
-        config = load_config(self.pyproject, self.overrides, suite=suite.name, code=suite.code_settings(),
-                             sources=self.override_sources)
+        config = load_config(self.settings.pyproject, self.settings.overrides, suite=suite.name, code=suite.code_settings(),
+                             sources=self.settings.override_sources)
         if self.cassettes_staged:
-            staged = self.changes.stage_folder(config.resolve(self.root, config.cassettes))
+            staged = self.changes.stage_folder(config.resolve(self.settings.root, config.cassettes))
             config = config.model_copy(update={"cassettes": str(staged)})
         return config
 
+    def declare(self, suite: Suite, module_file: str) -> tuple[Suite, str]:
+        """Note a test module's suite; returns the first suite of that name and the module that declared it."""
+        return self.declared.setdefault(suite.name, (suite, module_file))
+
     def unknown_suite_tables(self) -> list[str]:
         """A line for each [tool.replaygate.suites.<name>] that no collected suite has: a misspelt name is ignored otherwise."""
-        tables = read_table(self.pyproject).get("suites", {})
+        tables = read_table(self.settings.pyproject).get("suites", {})
         known = ", ".join(sorted(self.declared)) or "none"
-        return [f"{shown_path(self.pyproject)}: [tool.replaygate.suites.{name}] names no suite this session collected "
+        return [f"{shown_path(self.settings.pyproject)}: [tool.replaygate.suites.{name}] names no suite this session collected "
                 f"(suites: {known}); fix the table's name, or it is ignored" for name in sorted(tables) if name not in self.declared]
 
     def threshold_for(self, suite: Suite) -> float:
         own = self.evaluation(suite).config.threshold
-        return self.threshold if own is None else own
+        return self.settings.threshold if own is None else own
 
     def evaluation(self, suite: Suite) -> Evaluation:
         if suite.name not in self.evaluations:
-            given = [flag for flag, option in (("--tasks", "eval_tasks"), ("--prompt", "eval_prompt"))
-                     if self.pytest_config.getoption(option) is not None]
+            given = [flag for flag, on in (("--tasks", self.settings.tasks_given), ("--prompt", self.settings.prompt_given)) if on]
             if given and self.evaluations:
                 first = next(iter(self.evaluations))
                 raise InputError(f"{given[0]} names one suite's file, but this session runs suites {first!r} and "
                                  f"{suite.name!r}; select one suite (a path or -k), or use --set suites.<name>.{given[0][2:]}=…")
             evaluation = Evaluation(
-                suite, self.suite_config(suite), self.root, self.backend, self.record_mode, self.environ,
-                config_source=str(self.pyproject),
+                suite, self.suite_config(suite), self.settings.root, self.backend, self.record_mode, self.settings.environ,
+                config_source=str(self.settings.pyproject),
             )
             self.check_suite_destinations(evaluation)
             prompt = evaluation.loaded.prompt
@@ -344,9 +307,9 @@ class EvalSession:
             try:
                 evaluation = self.evaluation(suite)
                 self.settle(evaluation)
-                results = evaluation.run(wanted, repeats=self.repeats)
+                results = evaluation.run(wanted, repeats=self.settings.repeats)
             except Exception as exc:  # the batch broke: every case it held fails with that reason, once
-                results = [CaseResult(task=t, repeat=r, failure=exc) for t in wanted for r in range(self.repeats)]
+                results = [CaseResult(task=t, repeat=r, failure=exc) for t in wanted for r in range(self.settings.repeats)]
             for result in results:
                 done.setdefault(result.task.id, []).append(result)
             for runs in done.values():
@@ -355,7 +318,7 @@ class EvalSession:
 
     def _cassette_folder(self, evaluation: Evaluation, group: str) -> Path:
         """Where `group`'s cassettes for the agent model are committed (a staged re-record writes elsewhere)."""
-        root = self.changes.target_of(evaluation.config.resolve(self.root, evaluation.config.cassettes))
+        root = self.changes.target_of(evaluation.config.resolve(self.settings.root, evaluation.config.cassettes))
         return root / CaseKey(group, evaluation.model_label("agent", group), "-").folder
 
     def suite_cassette_use(self, suite: Suite, items: list[pytest.Item]) -> str | None:
@@ -374,25 +337,23 @@ class EvalSession:
                     if "eval_case" in getattr(getattr(it, "callspec", None), "params", {})
                     and getattr(suite_of(it), "name", None) == suite.name}
         # Another task file (--tasks) shares the folder with the suite's own: its cases own nothing here.
-        complete = self.pytest_config.getoption("eval_tasks") is None and tasks <= selected
+        complete = not self.settings.tasks_given and tasks <= selected
         return FolderUse(str(self._cassette_folder(evaluation, suite.name)), tasks, complete=complete).to_json()
 
     def note_group_use(self, evaluation: Evaluation, tasks: list[Task], group: str) -> None:
         if evaluation.mode != "live":
             names = {Path(evaluation.case_key(task, 0, group).relpath).name for task in tasks}
-            self._group_use.setdefault(str(self._cassette_folder(evaluation, group)), set()).update(names)
+            self.running.note_group_use(str(self._cassette_folder(evaluation, group)), names)
 
     def take_group_use(self, complete: bool) -> list[str]:
         """The groups the test that just ran used (JSON), complete when it ran to its end; then forgotten."""
-        uses = [FolderUse(folder, files=names, complete=complete).to_json() for folder, names in self._group_use.items()]
-        self._group_use.clear()
-        return uses
+        return self.running.take_group_use(complete)
 
     def settle_unused_cassettes(self, stopped: bool) -> None:
         """A whole re-record stages the deletion of the cassettes no case used; any other run only lists them."""
-        found = {Path(folder): use.unused() for folder, use in sorted(self.cassette_use.items())}
+        found = {Path(folder): use.unused() for folder, use in sorted(self.collected.cassette_use.items())}
         found = {folder: paths for folder, paths in found.items() if paths}
-        rerecorded = self.record_mode == "all" or (self.update_baseline and self.record_mode != "none")
+        rerecorded = self.record_mode == "all" or (self.settings.update_baseline and self.record_mode != "none")
         if not rerecorded or stopped:
             self.unused = found
             return
@@ -408,7 +369,7 @@ class EvalSession:
             return ""
         count = sum(len(paths) for paths in found.values())
         noun = "cassette" if count == 1 else "cassettes"
-        where = ", ".join(f"{os.path.relpath(folder, self.root) if folder.is_relative_to(self.root) else folder}/"
+        where = ", ".join(f"{os.path.relpath(folder, self.settings.root) if folder.is_relative_to(self.settings.root) else folder}/"
                           for folder in found)
         if self.deleted:
             return f"evals: deleted {count} unused {noun} in {where} (no case of this run uses them)"
@@ -417,34 +378,88 @@ class EvalSession:
 
 
 class RecordCollector:
-    """Gathers case records from test reports; under xdist the controller sees every worker's reports."""
+    """Everything gathered from test reports; under xdist the controller sees every worker's reports.
 
-    def __init__(self, state: EvalSession):
-        self.state = state
+    Registered as a plugin by the session's hooks; the session reads it when it builds the report.
+    """
+
+    def __init__(self):
+        self.hard_failures = 0  # failed tests that were not a case scoring below its threshold
+        self.records: dict[str, dict[tuple[str, int], CaseRecord]] = {}
+        self.infos: dict[str, RunInfo] = {}
+        self.minimal: dict[str, CaseRecord] = {}
+        self.property_outcomes: dict[str, bool] = {}
+        self.cassette_use: dict[str, FolderUse] = {}  # by committed folder
+
+    def forget_infos(self) -> None:
+        self.infos.clear()
+
+    def suite_results(self) -> dict[str, SuiteResults]:
+        # A suite whose only test is a property has no case records, but its smallest failing example is reported.
+        names = sorted({name for name, records in self.records.items() if records} | set(self.minimal))
+        return {
+            name: SuiteResults(self.infos[name], list(self.records.get(name, {}).values()),
+                               [self.minimal[name]] if name in self.minimal else [])
+            for name in names if name in self.infos
+        }
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         if report.failed and not props.get("eval_below_threshold"):
-            self.state.hard_failures += 1  # not a score below threshold: --update-baseline cannot accept it
+            self.hard_failures += 1  # not a score below threshold: --update-baseline cannot accept it
         if report.when != "call":
             return
-        state, suite = self.state, props.get("eval_suite")
-        if suite and "eval_info" in props and suite not in state.infos:
-            state.infos[suite] = RunInfo.from_json(props["eval_info"])
+        suite = props.get("eval_suite")
+        if suite and "eval_info" in props and suite not in self.infos:
+            self.infos[suite] = RunInfo.from_json(props["eval_info"])
         if suite and "eval_records" in props:
             for item in json.loads(props["eval_records"]):
                 record = CaseRecord(**item)
-                state.records.setdefault(suite, {})[(record.task_id, record.repeat)] = record
+                self.records.setdefault(suite, {})[(record.task_id, record.repeat)] = record
         if suite and "eval_minimal" in props:
-            state.minimal[suite] = CaseRecord.from_json(props["eval_minimal"])
+            self.minimal[suite] = CaseRecord.from_json(props["eval_minimal"])
         if "eval_property" in props:
             # An xfailed run is a failure, an xpassed one a pass.
             failed = report.failed or (report.skipped and hasattr(report, "wasxfail"))
-            state.property_outcomes[props["eval_property"]] = not failed
+            self.property_outcomes[props["eval_property"]] = not failed
         for key, value in report.user_properties:
             if key == "eval_cassettes":
                 use = FolderUse.from_json(value)
-                state.cassette_use.setdefault(use.folder, FolderUse(use.folder)).merge(use)
+                self.cassette_use.setdefault(use.folder, FolderUse(use.folder)).merge(use)
+
+
+class RunningTest:
+    """What the running test did beyond its suite's batch, for its report; taken (and forgotten) when it ends."""
+
+    def __init__(self):
+        self.examples, self.seconds = 0, 0.0  # ad-hoc runs (generated examples) and the harness's seconds for them
+        self.minimal: tuple[str, CaseResult] | None = None  # the last failing example noted: Hypothesis's smallest
+        self.group_use: dict[str, set[str]] = {}  # folder -> the cassettes its groups ran
+
+    def note_run(self, seconds: float) -> None:
+        self.examples += 1
+        self.seconds += seconds
+
+    def note_failure(self, suite_name: str, result: CaseResult) -> None:
+        self.minimal = (suite_name, result)
+
+    def note_group_use(self, folder: str, names: set[str]) -> None:
+        self.group_use.setdefault(folder, set()).update(names)
+
+    def take_examples(self) -> tuple[int, float]:
+        taken = self.examples, self.seconds
+        self.examples, self.seconds = 0, 0.0
+        return taken
+
+    def take_minimal(self) -> tuple[str, CaseResult] | None:
+        taken, self.minimal = self.minimal, None
+        return taken
+
+    def take_group_use(self, complete: bool) -> list[str]:
+        """The groups used (JSON), complete when the test ran to its end."""
+        uses = [FolderUse(folder, files=names, complete=complete).to_json() for folder, names in self.group_use.items()]
+        self.group_use.clear()
+        return uses
 
 
 class AdHocRunner:
@@ -466,20 +481,20 @@ class AdHocRunner:
     def setup(self, suite: Suite) -> SuiteSetup:
         """The suite's resolved settings, root and tasks, as its `setup` hook saw them."""
         evaluation = self._evaluation(suite)
-        return SuiteSetup(evaluation.config, self.state.root, evaluation.loaded.tasks, suite.settings)
+        return SuiteSetup(evaluation.config, self.state.settings.root, evaluation.loaded.tasks, suite.settings)
 
     def threshold(self, suite: Suite) -> float:
         return self.state.threshold_for(suite)
 
     def secrets(self) -> list[tuple[str, str]]:
         """The credential values no file the test writes may hold."""
-        return secrets_from_env(self.state.config.secret_env, self.state.environ)
+        return secrets_from_env(self.state.settings.config.secret_env, self.state.settings.environ)
 
     def cassette_folder(self, suite: Suite, group: str) -> Path:
         """Where the cassettes of `group` (this test's own cases) are kept for the suite's agent model."""
         evaluation = self._evaluation(suite)
         relpath = CaseKey(group, evaluation.model_label("agent", group), "-").relpath
-        return evaluation.config.resolve(self.state.root, evaluation.config.cassettes) / Path(relpath).parent
+        return evaluation.config.resolve(self.state.settings.root, evaluation.config.cassettes) / Path(relpath).parent
 
     def run(self, suite: Suite, tasks: list[Task | dict], group: str) -> list[CaseResult]:
         """Run `tasks` (Tasks, or dicts as a task file holds them) under the suite's prompt, solver and graders, with
@@ -501,19 +516,18 @@ class AdHocRunner:
         except InputError as exc:
             pytest.fail(str(exc), pytrace=False)
         finally:
-            self.state.adhoc_runs += 1
-            self.state.adhoc_seconds += time.perf_counter() - started
+            self.state.running.note_run(time.perf_counter() - started)
 
     def check(self, result: CaseResult, nodeid: str, suite: Suite | None = None) -> None:
         """Fail like a suite case does: cassette misses name the command that records them."""
-        threshold = self.state.threshold_for(suite) if suite is not None else self.state.threshold
+        threshold = self.state.threshold_for(suite) if suite is not None else self.state.settings.threshold
         describe = self.state.evaluation(suite).describe if suite is not None else (lambda r: getattr(r, "answer", None) or "—")
         CaseOutcome([result], threshold, nodeid, describe, self.state.rerun_options(), min_passes=1).check()
 
     def note_failure(self, suite: Suite, result: CaseResult) -> None:
         """Remember a failing example; Hypothesis replays the shrunk one last, so the last noted is the smallest."""
         self.state.evaluation(suite)
-        self.state.pending_minimal = (suite.name, result)
+        self.state.running.note_failure(suite.name, result)
 
 
 def suite_of(item: pytest.Item) -> Suite | None:
@@ -522,15 +536,10 @@ def suite_of(item: pytest.Item) -> Suite | None:
     return getattr(function, CASES_ATTRIBUTE, None) or getattr(getattr(item, "module", None), "SUITE", None)
 
 
-def pass_threshold(config: pytest.Config) -> float:
-    """The ini option eval_pass_threshold: a score between 0 and 1."""
-    typed = next((f"-o {o}" for o in config.getoption("override_ini") or [] if o.startswith("eval_pass_threshold=")), "")
-    where = typed or f"{config.inipath or 'the pytest ini file'}: eval_pass_threshold"
-    fix = "set it to a score between 0 and 1, e.g. eval_pass_threshold = 0.8 in [tool.pytest.ini_options]"
+def settings_inputs(config: pytest.Config) -> tuple:
+    """Pytest's config as the plain values `read_session_settings` takes (all but the environment)."""
     try:
-        value = float(config.getini("eval_pass_threshold"))
+        threshold = config.getini("eval_pass_threshold")
     except (ValueError, pytest.UsageError):  # pytest raises the latter for a typed ini option it cannot convert
-        raise pytest.UsageError(f"{where}: not a number; {fix}") from None
-    if not 0.0 <= value <= 1.0:
-        raise pytest.UsageError(f"{where}: {value:g} is not a score between 0 and 1; {fix}")
-    return value
+        threshold = None
+    return vars(config.option), threshold, config.inipath, Path(config.rootpath)
