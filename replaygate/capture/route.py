@@ -174,10 +174,6 @@ def routing(route: CaseRoute) -> Iterator[CaseRoute]:
             _routes.pop(route.token, None)
 
 
-def current_route() -> CaseRoute | None:
-    return CURRENT_ROUTE.get()
-
-
 def is_active(route: CaseRoute) -> bool:
     """The route's case is still running (a thread it started may outlive it)."""
     with _lock:
